@@ -1,0 +1,163 @@
+/**
+ * The checked IR of a `.vnet` spec: what every later phase (codegen, the float64 reference,
+ * the trainer, the verifier) consumes. Produced only by `src/semantics/check.ts`, and only for
+ * specs without errors. Plain, immutable, JSON-serialisable data.
+ *
+ * Conventions (stated once, here):
+ * - Shapes exclude the batch dimension and follow PyTorch: images are [C, H, W], vectors [N].
+ * - Parameters are described in PyTorch layout (`torchShape`): dense weight [out, in],
+ *   conv weight [out, in, kh, kw], bias [out], ParamRamp r shaped like the layer's neurons.
+ *   The tfjs runtime keeps its own internal layout (NHWC activations, dense [in, out], conv
+ *   [kh, kw, in, out]); `src/runtime/layout.ts` is the only place that converts.
+ * - Flatten follows torch.flatten: C, H, W order.
+ * - Layers are sequential in v1, but each layer names its inputs (`inputs`), so residual `add`,
+ *   batchnorm and pooling can be added as new `Op` kinds without changing this shape.
+ */
+
+/** A source position, 1-based line and column, plus 0-based offsets [start, end). */
+export interface Origin {
+  readonly line: number;
+  readonly col: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+export type Shape = readonly number[];
+
+/** Explicit per-side zero padding: [top, bottom, left, right]. `same` is resolved by the checker. */
+export type Padding4 = readonly [number, number, number, number];
+
+export type Op =
+  | { readonly kind: 'dense'; readonly out: number; readonly bias: boolean }
+  | {
+      readonly kind: 'conv2d';
+      readonly out: number;
+      readonly kernel: readonly [number, number];
+      readonly stride: readonly [number, number];
+      readonly padding: Padding4;
+      readonly bias: boolean;
+    }
+  | { readonly kind: 'flatten' }
+  | { readonly kind: 'relu' }
+  | { readonly kind: 'leaky_relu'; readonly slope: number }
+  /** ParamRamp(η): per-neuron learnable r (paper-notes §1). `eta` is the spec's (initial) slope. */
+  | { readonly kind: 'paramramp'; readonly eta: number };
+
+export type OpKind = Op['kind'];
+export type ActivationOp = Extract<Op, { kind: 'relu' | 'leaky_relu' | 'paramramp' }>;
+export type AffineOp = Extract<Op, { kind: 'dense' | 'conv2d' }>;
+
+export const ACTIVATION_KINDS: readonly OpKind[] = ['relu', 'leaky_relu', 'paramramp'];
+export const isActivation = (op: Op): op is ActivationOp =>
+  op.kind === 'relu' || op.kind === 'leaky_relu' || op.kind === 'paramramp';
+export const isAffine = (op: Op): op is AffineOp => op.kind === 'dense' || op.kind === 'conv2d';
+
+/** How a parameter is stored in PyTorch; decides the conversion to the runtime layout. */
+export type ParamRole = 'dense.weight' | 'conv.weight' | 'bias' | 'ramp.r';
+
+export interface ParamSpec {
+  /** PyTorch state_dict name, e.g. `conv1.weight`. */
+  readonly name: string;
+  /** Valid TypeScript identifier used in generated code, e.g. `conv1_weight`. */
+  readonly ident: string;
+  readonly role: ParamRole;
+  readonly torchShape: Shape;
+  /**
+   * For a dense weight that follows a flatten of a [C, H, W] map: that map's shape, so the runtime
+   * can permute the columns from torch's C,H,W order into its own H,W,C order (zero cost at run time).
+   */
+  readonly flattenedFrom?: Shape;
+  /** Fan-in used by PyTorch's default init (kaiming_uniform(a=√5) ⇒ U(±1/√fanIn) for weight and bias). */
+  readonly fanIn: number;
+}
+
+export interface Layer {
+  readonly index: number;
+  /** User-given name or a stable default (`<kind><n>`, n counting layers of that kind from 1). */
+  readonly name: string;
+  /** Identifier-safe version of `name` (validated by the checker; used in generated code). */
+  readonly ident: string;
+  readonly op: Op;
+  /** Names of the layers feeding this one; `input` for the network input. Sequential in v1. */
+  readonly inputs: readonly string[];
+  readonly inShape: Shape;
+  readonly outShape: Shape;
+  readonly params: readonly ParamSpec[];
+  readonly origin: Origin;
+}
+
+export interface InputIR {
+  /** [C, H, W] or [N]. */
+  readonly shape: Shape;
+  /** Raw value domain, e.g. [0, 1]; the L∞ ball is intersected with it. */
+  readonly domain: readonly [number, number];
+  /** Per-channel normalisation applied inside the network: (x − mean) / std. Length C (or 1). */
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+}
+
+export interface ThreatIR {
+  readonly norm: 'linf';
+  readonly trainEps: number;
+  readonly testEps: readonly number[];
+}
+
+export type TrainMethod = 'natural' | 'ibp' | 'crown-ibp';
+export type LineStrategy = 'tight' | 'adaptive' | 'constant';
+export type BoundMethod = 'ibp' | 'lbp' | 'crown-ibp' | 'crown-lbp' | 'crown';
+export type ScheduleShape = 'linear' | 'smoothed';
+export type DatasetName = 'fashion-mnist' | 'mnist' | 'cifar10';
+
+export interface TrainRecipe {
+  readonly dataset: DatasetName;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly optimizer: { readonly kind: 'adam'; readonly lr: number; readonly weightDecay: number };
+  readonly lrMilestones: readonly number[];
+  readonly lrFactor: number;
+  /** ε ramp, per iteration: ε = 0 before `start` (epochs), reaches trainEps after `length` epochs. */
+  readonly epsSchedule: { readonly start: number; readonly length: number; readonly shape: ScheduleShape };
+  readonly method: TrainMethod;
+  readonly kappa: readonly [number, number];
+  readonly beta: readonly [number, number];
+  /** η (ParamRamp / LeakyReLU slope) schedule per epoch; absent ⇒ constant slopes from the layers. */
+  readonly etaSchedule?: {
+    readonly from: number;
+    readonly to: number;
+    readonly start: number;
+    readonly length: number;
+    readonly shape: ScheduleShape;
+  };
+  readonly lines: LineStrategy;
+  readonly seed: number;
+  readonly valSplit: number;
+  /** Relative std of the Gaussian noise on r (paper: 0.01; 0 = off). */
+  readonly rNoise: number;
+}
+
+export interface VerifyConfig {
+  readonly methods: readonly BoundMethod[];
+  readonly lines: LineStrategy;
+  readonly pgd: { readonly steps: number; readonly restarts: number; readonly stepSize: number };
+}
+
+export interface ModelIR {
+  /** Network name as written in the spec (validated identifier). */
+  readonly name: string;
+  /** Module name: the spec file's base name, e.g. `fmnist-mlp`. */
+  readonly moduleName: string;
+  /** Spec path as given (repo-relative in goldens; never absolute in generated text). */
+  readonly sourcePath: string;
+  /** sha256 of the spec text, hex. */
+  readonly specHash: string;
+  readonly input: InputIR;
+  readonly classes: number;
+  readonly layers: readonly Layer[];
+  readonly params: readonly ParamSpec[];
+  readonly paramCount: number;
+  readonly threat: ThreatIR;
+  readonly train: TrainRecipe;
+  readonly verify: VerifyConfig;
+}
+
+export const numel = (s: Shape): number => s.reduce((a, b) => a * b, 1);

@@ -1,0 +1,72 @@
+/**
+ * What every generated module exports, as a type: the CLI, the trainer, the verifier and the
+ * benchmark load a generated module (dynamic import) and use it only through this interface.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { ParamSpec, Shape, ThreatIR, TrainRecipe, VerifyConfig, OpKind } from '../ir/ir.js';
+import type { BoundMethod, BoundOptions, BoundResult, InputBox, InputCfg, RunOptions } from './types.js';
+
+export interface LayerMeta {
+  readonly name: string;
+  readonly kind: OpKind;
+  /** PyTorch-convention shapes ([C, H, W] or [N]). */
+  readonly inShape: Shape;
+  readonly outShape: Shape;
+  /** Spec line of the layer. */
+  readonly line: number;
+  readonly params: readonly string[];
+}
+
+export interface ParamMeta extends ParamSpec {
+  /** Shape in the runtime's internal layout. */
+  readonly shape: Shape;
+}
+
+export interface ModuleMeta {
+  readonly name: string;
+  readonly moduleName: string;
+  readonly sourcePath: string;
+  readonly specHash: string;
+  readonly compilerVersion: string;
+  /** Raw input in PyTorch convention plus the internal layout config used by the runtime. */
+  readonly input: {
+    readonly shape: Shape;
+    readonly domain: readonly [number, number];
+    readonly mean: readonly number[];
+    readonly std: readonly number[];
+  };
+  readonly inputCfg: InputCfg;
+  readonly classes: number;
+  readonly layers: readonly LayerMeta[];
+  /** Names of the activation layers, in order (pre-activation bounds are reported for these). */
+  readonly activations: readonly string[];
+  readonly params: readonly ParamMeta[];
+  readonly paramCount: number;
+  readonly threat: ThreatIR;
+  readonly train: TrainRecipe;
+  readonly verify: VerifyConfig;
+  /** η used at evaluation: the η schedule's end value if the recipe has one, else undefined. */
+  readonly evalEta: number | undefined;
+}
+
+/** Parameters keyed by `ParamSpec.ident`, internal layout. */
+export type ParamSet = Record<string, tf.Variable>;
+
+export interface GeneratedModule {
+  readonly meta: ModuleMeta;
+  initParams(seed: number): ParamSet;
+  /** x: raw input, internal layout [B, ...inputCfg.shape]; returns logits [B, K]. */
+  forward(p: ParamSet, x: tf.Tensor, o?: RunOptions): tf.Tensor2D;
+  /** Logits and the output of every ParamRamp layer (as LeakyReLU(η) when o.rampAsLeaky). */
+  activations(
+    p: ParamSet,
+    x: tf.Tensor,
+    o?: RunOptions,
+  ): { readonly logits: tf.Tensor2D; readonly acts: Readonly<Record<string, tf.Tensor>> };
+  bounds(p: ParamSet, box: InputBox, method: BoundMethod, o?: BoundOptions): BoundResult;
+  ibp(p: ParamSet, box: InputBox, o?: BoundOptions): BoundResult;
+  lbp(p: ParamSet, box: InputBox, o?: BoundOptions): BoundResult;
+  crownIbp(p: ParamSet, box: InputBox, o?: BoundOptions): BoundResult;
+  crownLbp(p: ParamSet, box: InputBox, o?: BoundOptions): BoundResult;
+  crown(p: ParamSet, box: InputBox, o?: BoundOptions): BoundResult;
+}
