@@ -5,6 +5,8 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ParamSpec, Shape, ThreatIR, TrainRecipe, VerifyConfig, OpKind } from '../ir/ir.js';
 import type { BoundMethod, BoundOptions, BoundResult, InputBox, InputCfg, RunOptions } from './types.js';
+import type { LossParts } from './train/loss.js';
+import type { Schedule, StepState, TrainConstants, TrainRun } from './train/types.js';
 
 export interface LayerMeta {
   readonly name: string;
@@ -46,13 +48,25 @@ export interface ModuleMeta {
   readonly train: TrainRecipe;
   readonly verify: VerifyConfig;
   /** η used at evaluation: the η schedule's end value if the recipe has one, else undefined. */
-  readonly evalEta: number | undefined;
+  readonly evalEta?: number;
 }
 
 /** Parameters keyed by `ParamSpec.ident`, internal layout. */
 export type ParamSet = Record<string, tf.Variable>;
 
-export interface GeneratedModule {
+/** The generated trainer (src/codegen/emit-train.ts; contract in src/runtime/train/types.ts). */
+export interface TrainProgram {
+  /** The spec's resolved training recipe. */
+  readonly recipe: TrainConstants;
+  /** ε, κ, β (per iteration), η and lr (per epoch) at iteration `step` of `epoch`; `r` defaults to `recipe`. */
+  schedule(epoch: number, step: number, stepsPerEpoch: number, r?: TrainConstants): Schedule;
+  /** The loss of the spec's training method for one batch (natural in the clean phase). */
+  trainLoss(p: ParamSet, x: tf.Tensor, y: tf.Tensor1D, st: StepState): LossParts;
+  /** The epoch loop: clean phase, r re-initialisation, ε ramp; resumes at `run.startEpoch`. */
+  train(run: TrainRun): Promise<void>;
+}
+
+export interface GeneratedModule extends Partial<TrainProgram> {
   readonly meta: ModuleMeta;
   initParams(seed: number): ParamSet;
   /** x: raw input, internal layout [B, ...inputCfg.shape]; returns logits [B, K]. */

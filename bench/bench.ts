@@ -1,0 +1,228 @@
+/**
+ * `npm run bench [-- --json out.json] [--backends wasm,cpu] [--reps N] [--quick]`
+ *
+ * Prints one table: compile time per spec (parse + check + emit, warm), then ms per batch and
+ * images/s for forward, IBP, CROWN-IBP, LBP, CROWN-LBP, CROWN and one IBP and one CROWN-IBP
+ * training step (Adam) on specs/fmnist-mlp.vnet and specs/fmnist-cnn-small.vnet: batch 100,
+ * ε = 0.1, 9-row margin spec, one thread; one block per available backend; peak tensor memory per
+ * measurement (tf.profile) and the process's peak RSS. Each backend runs in a child process so
+ * backends cannot disturb each other. Weights: models/<spec>.safetensors when present (a trained
+ * net, where dead neurons make LBP/CROWN cheaper), else fresh PyTorch-style init (seed 0).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
+const SPECS = ['fmnist-mlp', 'fmnist-cnn-small'] as const;
+const METHODS = ['forward', 'ibp', 'crown-ibp', 'lbp', 'crown-lbp', 'crown', 'train-ibp', 'train-crown-ibp'] as const;
+type Method = (typeof METHODS)[number];
+
+export interface BenchRecord {
+  readonly spec: string;
+  readonly method: Method | 'compile';
+  readonly backend: string;
+  readonly msPerBatch: number;
+  readonly imagesPerSec?: number;
+  readonly peakTensorMB?: number;
+  readonly reps: number;
+  readonly weights?: string;
+  readonly note?: string;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+/** Time `f` (synchronous, returns something to wait for): one warm-up, then until `reps` runs or `budgetMs`. */
+async function timeIt(f: () => Promise<void>, reps: number, budgetMs: number): Promise<{ ms: number; n: number }> {
+  await f();
+  const times: number[] = [];
+  const t0 = performance.now();
+  while (times.length < reps && (times.length === 0 || performance.now() - t0 < budgetMs)) {
+    const t = performance.now();
+    await f();
+    times.push(performance.now() - t);
+  }
+  return { ms: median(times), n: times.length };
+}
+
+async function child(backend: string, reps: number, quick: boolean): Promise<void> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const { initBackend } = await import('../src/runtime/backend.js');
+  const info = await initBackend(backend, { threads: 1 });
+  const { checkFile } = await import('../src/semantics/index.js');
+  const { emitModule } = await import('../src/codegen/emit-module.js');
+  const { loadSpecModule } = await import('../src/codegen/load.js');
+  const rt = await import('../src/runtime/index.js');
+  const { loadParams } = await import('../src/runtime/io/safetensors.js');
+  const { loadDataset } = await import('../src/runtime/io/datasets.js');
+  const out: BenchRecord[] = [];
+  const emit = (r: BenchRecord): void => {
+    out.push(r);
+    process.stdout.write(`RECORD ${JSON.stringify(r)}\n`);
+  };
+
+  if (backend === 'wasm' || (backend === 'auto' && info.name === 'wasm')) {
+    // compile time is backend-independent: measure it once, in the wasm child
+    const specs = (await import('node:fs')).readdirSync(join(ROOT, 'specs')).filter((f) => f.endsWith('.vnet'));
+    for (const f of specs.sort()) {
+      const path = join('specs', f);
+      const { ms, n } = await timeIt(
+        async () => {
+          const { model } = checkFile(path);
+          emitModule(model!, { runtimeImport: '../src/runtime/index.js' });
+        },
+        5,
+        10_000,
+      );
+      emit({ spec: f.replace(/\.vnet$/, ''), method: 'compile', backend: 'n/a', msPerBatch: ms, reps: n });
+    }
+  }
+
+  const B = 100;
+  const eps = 0.1;
+  for (const spec of SPECS) {
+    const mod = await loadSpecModule(join(ROOT, 'specs', `${spec}.vnet`));
+    const wpath = join(ROOT, 'models', `${spec}.safetensors`);
+    const p = existsSync(wpath) ? loadParams(wpath, mod.meta) : mod.initParams(0);
+    const weights = existsSync(wpath) ? `models/${spec}.safetensors` : 'init(seed 0)';
+    const ds = await loadDataset('fashion-mnist', { split: 'test', limit: B, expectShape: [1, 28, 28] });
+    const x = tf.tensor(ds.x, [B, ...mod.meta.inputCfg.shape]);
+    const y = tf.tensor1d(ds.y as unknown as number[], 'int32');
+    const box = rt.inputBox(x, eps, mod.meta.inputCfg);
+    const opt = tf.train.adam(1e-3);
+    const vars = Object.values(p);
+    const eta = mod.meta.evalEta;
+    for (const method of METHODS) {
+      if (quick && method === 'crown') continue;
+      const run = (): tf.Tensor | tf.Tensor[] | undefined => {
+        switch (method) {
+          case 'forward':
+            return mod.forward(p, x, { eta });
+          case 'train-ibp':
+          case 'train-crown-ibp': {
+            const cost = opt.minimize(
+              () =>
+                tf.tidy(() => {
+                  const lbI = mod.ibp(p, box, { labels: y, lines: 'adaptive', lowerOnly: true }).lower;
+                  const lb =
+                    method === 'train-ibp'
+                      ? lbI
+                      : rt.betaMix(lbI, mod.crownIbp(p, box, { labels: y, lines: 'adaptive', lowerOnly: true }).lower, 0.5);
+                  return rt.robustCrossEntropy(lb);
+                }),
+              true,
+              vars,
+            );
+            return cost ?? undefined;
+          }
+          default: {
+            const r = mod.bounds(p, box, method, { labels: y, lines: 'tight', eta });
+            return [r.lower, r.upper, r.logits];
+          }
+        }
+      };
+      const once = async (): Promise<void> => {
+        const t = run();
+        const ts = t === undefined ? [] : Array.isArray(t) ? t : [t];
+        await Promise.all(ts.map((q) => q.data()));
+        tf.dispose(ts);
+      };
+      let note: string | undefined;
+      try {
+        const prof = await tf.profile(async () => {
+          const t = run();
+          const ts = t === undefined ? [] : Array.isArray(t) ? t : [t];
+          await Promise.all(ts.map((q) => q.data()));
+          tf.dispose(ts);
+        });
+        const budget = method === 'crown' || backend === 'cpu' ? 5_000 : 20_000;
+        const { ms, n } = await timeIt(once, reps, budget);
+        emit({
+          spec,
+          method,
+          backend: info.name,
+          msPerBatch: ms,
+          imagesPerSec: (B * 1000) / ms,
+          peakTensorMB: prof.peakBytes / 2 ** 20,
+          reps: n,
+          weights,
+        });
+      } catch (e) {
+        note = e instanceof Error ? e.message.split('\n')[0] : String(e);
+        emit({ spec, method, backend: info.name, msPerBatch: NaN, reps: 0, weights, note });
+      }
+    }
+    tf.dispose([x, y, box.x, box.lo, box.hi]);
+    tf.dispose(vars);
+  }
+  process.stdout.write(`PEAKRSS ${JSON.stringify({ backend: info.name, detail: info.detail, mb: process.resourceUsage().maxRSS / 1024 })}\n`);
+}
+
+function fmt(n: number | undefined, digits = 1): string {
+  if (n === undefined || !Number.isFinite(n)) return '-';
+  return n >= 1000 ? n.toFixed(0) : n.toFixed(digits);
+}
+
+function parent(): void {
+  const backends = (arg('backends') ?? 'wasm,cpu,webgpu,tensorflow').split(',');
+  const reps = Number(arg('reps') ?? 5);
+  const quick = process.argv.includes('--quick');
+  const records: BenchRecord[] = [];
+  const machines: string[] = [];
+  for (const b of backends) {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', b, '--reps', String(reps), ...(quick ? ['--quick'] : [])],
+      { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 2 ** 20, env: { ...process.env } },
+    );
+    const lines = (r.stdout ?? '').split('\n');
+    const got = lines.filter((l) => l.startsWith('RECORD ')).map((l) => JSON.parse(l.slice(7)) as BenchRecord);
+    if (got.length === 0) {
+      const why = (r.stderr || r.stdout || '').trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${r.status}`;
+      console.log(`backend ${b}: not available (${why})`);
+      continue;
+    }
+    records.push(...got);
+    const peak = lines.find((l) => l.startsWith('PEAKRSS '));
+    if (peak) {
+      const pr = JSON.parse(peak.slice(8)) as { backend: string; detail: string; mb: number };
+      machines.push(`${pr.backend}: ${pr.detail}; peak RSS ${pr.mb.toFixed(0)} MB`);
+    }
+  }
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`\nvnet bench — ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  for (const m of machines) console.log(`  ${m}`);
+  const compile = records.filter((r) => r.method === 'compile');
+  if (compile.length) {
+    console.log('\ncompile (parse + check + emit, warm median)');
+    console.log('| spec | ms |\n|---|---|');
+    for (const r of compile) console.log(`| ${r.spec} | ${fmt(r.msPerBatch)} |`);
+  }
+  const rest = records.filter((r) => r.method !== 'compile');
+  console.log('\nbatch 100, eps 0.1, 9-row margin spec, one thread (median ms per batch)');
+  console.log('| spec | backend | method | ms/batch | images/s | peak tensor MB | reps | weights |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of rest)
+    console.log(
+      `| ${r.spec} | ${r.backend} | ${r.method} | ${fmt(r.msPerBatch)} | ${fmt(r.imagesPerSec)} | ${fmt(r.peakTensorMB)} | ${r.reps} | ${r.weights ?? ''}${r.note ? ` (${r.note})` : ''} |`,
+    );
+  const jsonPath = arg('json');
+  if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ machine: { cpu, cores: cpus().length }, records }, null, 2));
+}
+
+if (process.argv.includes('--child')) {
+  const b = arg('child')!;
+  await child(b, Number(arg('reps') ?? 5), process.argv.includes('--quick'));
+} else {
+  parent();
+}

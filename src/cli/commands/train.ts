@@ -1,0 +1,163 @@
+/**
+ * `vnet train <spec>`: compiles the spec and runs its generated trainer (the epoch loop, the loss
+ * of the spec's method and its schedules are generated code; data, optimizer, validation and the
+ * run directory are src/runtime/train/run.ts). At the end the best checkpoint (or the last, if the
+ * ε ramp never ended) is evaluated on the test split: clean error and IBP-verified error at the
+ * target ε, written to `test.json` in the run directory. The test split is never used to choose
+ * a checkpoint.
+ */
+import { join } from 'node:path';
+import type { Command } from '../command.js';
+import { flagBool, flagNumber, flagString, parseArgs, usage, type FlagSpec } from '../args.js';
+import { UserError } from '../errors.js';
+import { loadSpecModule } from '../../codegen/load.js';
+import { BACKEND_NAMES, initBackend } from '../../runtime/backend.js';
+import { writeJsonAtomic } from '../../runtime/io/atomic.js';
+import { loadDataset } from '../../runtime/io/datasets.js';
+import { loadParams } from '../../runtime/io/safetensors.js';
+import type { GeneratedModule, TrainProgram } from '../../runtime/module.js';
+import { TrainSession, evaluateIbp } from '../../runtime/train/run.js';
+import { QUICK_EPOCHS, effectiveRecipe } from '../../train/overrides.js';
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: 'epochs', type: 'number', help: "number of epochs (default: the spec's; --quick: 20)" },
+  { name: 'limit-train', type: 'number', help: 'use only the first N images of the training file' },
+  {
+    name: 'seed',
+    type: 'number',
+    help: "seed of init, validation split, shuffles and noise (default: the spec's)",
+  },
+  { name: 'data', type: 'string', help: 'data set directory (default: the usual locations, or a download)' },
+  {
+    name: 'out',
+    type: 'string',
+    help: 'run directory (default: runs/<spec-name>, --quick: runs/<spec-name>-quick)',
+  },
+  { name: 'backend', type: 'string', help: `tfjs backend: ${BACKEND_NAMES.join('|')}`, default: 'auto' },
+  {
+    name: 'resume',
+    type: 'bool',
+    help: 'continue the run in the run directory from its last completed epoch',
+  },
+  { name: 'force', type: 'bool', help: 'discard a run already in the run directory' },
+  {
+    name: 'quick',
+    type: 'bool',
+    help: `quick start: the bundled Fashion-MNIST subset, the recipe compressed to ${QUICK_EPOCHS} epochs, batch ≤ 100`,
+  },
+];
+
+const SUMMARY = [
+  "Train a spec's network with its certified-training recipe (natural, IBP or CROWN-IBP; ParamRamp-aware).",
+  'The run directory receives recipe.json, metrics.jsonl (one line per epoch), last.safetensors and',
+  'best.safetensors (lowest IBP-verified error on the validation split at the target ε once the ε ramp',
+  'has ended) with JSON sidecars, state.safetensors (exact resume point) and test.json. Every file is',
+  'written atomically; --resume continues after the last completed epoch with the same numbers as an',
+  'uninterrupted run.',
+].join('\n');
+
+/** The generated trainer of a module, or a UserError if the module has none. */
+function trainerOf(mod: GeneratedModule, spec: string): TrainProgram {
+  const { recipe, schedule, trainLoss, train } = mod;
+  if (!recipe || !schedule || !trainLoss || !train)
+    throw new UserError(`${spec}: the generated module has no trainer (was it compiled by an older vnet?)`);
+  return { recipe, schedule, trainLoss, train };
+}
+
+const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
+
+async function run(argv: readonly string[]): Promise<number> {
+  const a = parseArgs(argv, FLAGS);
+  if (a.positionals.length !== 1)
+    throw new UserError(a.positionals.length ? 'train takes one spec file' : 'no spec file given', [
+      'usage: vnet train <spec.vnet> [options]',
+    ]);
+  const spec = a.positionals[0]!;
+  const quick = flagBool(a, 'quick');
+  const limit = flagNumber(a, 'limit-train');
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
+    throw new UserError(`option '--limit-train' needs a positive integer, got ${limit}`);
+  const dataDir = flagString(a, 'data');
+
+  const backend = await initBackend(flagString(a, 'backend'));
+  const mod = await loadSpecModule(spec);
+  const trainer = trainerOf(mod, spec);
+  const meta = mod.meta;
+  const epochs = flagNumber(a, 'epochs');
+  const seed = flagNumber(a, 'seed');
+  const { recipe, changes } = effectiveRecipe(trainer.recipe, {
+    quick,
+    ...(epochs !== undefined ? { epochs } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+  });
+  const outDir = flagString(a, 'out') ?? join('runs', quick ? `${meta.moduleName}-quick` : meta.moduleName);
+  const log = (s: string): void => void process.stderr.write(s + '\n');
+
+  log(
+    `vnet train ${spec}: network ${meta.name}, ${meta.paramCount} parameters, method ${recipe.method}, backend ${backend.detail}`,
+  );
+  if (changes.length) log(`overrides of the spec's recipe:\n${changes.map((c) => `  ${c}`).join('\n')}`);
+
+  const dataOpts = {
+    expectShape: meta.input.shape,
+    bundled: quick,
+    ...(dataDir !== undefined ? { dir: dataDir } : {}),
+  };
+  const data = await loadDataset(recipe.dataset, {
+    ...dataOpts,
+    split: 'train',
+    ...(limit !== undefined ? { limit } : {}),
+  });
+  const session = TrainSession.open({
+    module: mod,
+    recipe,
+    data,
+    outDir,
+    resume: flagBool(a, 'resume'),
+    force: flagBool(a, 'force'),
+    record: { command: ['vnet', 'train', ...argv].join(' '), backend: backend.detail },
+  });
+  log(
+    `data: ${data.source} (${session.sizes.train} training, ${session.sizes.val} validation images); ` +
+      `${recipe.epochs} epochs × ${session.stepsPerEpoch} steps of ${recipe.batchSize}; run directory ${outDir}`,
+  );
+  if (session.startEpoch >= recipe.epochs) log(`the run is already complete (${recipe.epochs} epochs)`);
+  else await trainer.train(session);
+
+  // Test-set report of the selected checkpoint (never used for selection).
+  const dir = session.runDir;
+  const best = session.bestSoFar;
+  const kind = best ? 'best' : 'last';
+  session.dispose();
+  if (!best)
+    log('no checkpoint was selected: the ε ramp did not end within the epochs run; reporting the last one');
+  const params = loadParams(dir.paramsPath(kind), meta);
+  const test = await loadDataset(recipe.dataset, { ...dataOpts, split: 'test' });
+  const etaEval = meta.evalEta;
+  const ev = await evaluateIbp(mod, params, test, recipe.targetEps, { eta: etaEval });
+  const epoch = best ? best.epoch : (session.metrics.at(-1)?.epoch ?? -1);
+  writeJsonAtomic(dir.testPath, {
+    checkpoint: `${kind}.safetensors`,
+    epoch,
+    data: test.source,
+    images: ev.n,
+    eps: ev.eps,
+    eta: etaEval ?? null,
+    cleanErr: ev.cleanErr,
+    ibpVerifiedErr: ev.verifiedErr,
+  });
+  log(
+    `test set (${ev.n} images), ${kind} checkpoint (epoch ${epoch + 1}): clean error ${pct(ev.cleanErr)}, ` +
+      `IBP-verified error ${pct(ev.verifiedErr)} at ε = ${ev.eps}`,
+  );
+  log(`files: ${dir.paramsPath(kind)} (+ .json sidecar), ${dir.metricsPath}, ${dir.testPath}`);
+  log(`verify it: vnet verify ${spec} --weights ${dir.paramsPath(kind)}`);
+  return 0;
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: "train a spec's network with its certified-training recipe",
+  help: usage('train', '<spec.vnet> [options]', SUMMARY, FLAGS),
+  run,
+};

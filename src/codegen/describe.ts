@@ -1,0 +1,64 @@
+/**
+ * Text that generated code shows to a reader: layer descriptions for comments, compact JSON for
+ * constant tables, and a safe number formatter. Nothing here ever copies raw spec text: every
+ * string is rebuilt from checked IR values (validated identifiers and numbers), and strings that
+ * come from outside (paths) only ever appear through JSON.stringify.
+ */
+import type { Layer, Shape } from '../ir/ir.js';
+
+/** A finite number as a TypeScript literal (round-trips exactly). */
+export function num(n: number): string {
+  if (!Number.isFinite(n)) throw new Error(`internal: non-finite number ${n} in codegen`);
+  return Object.is(n, -0) ? '0' : String(n);
+}
+
+export const shapeText = (s: Shape): string => (s.length === 0 ? 'scalar' : s.join('x'));
+
+/** One-line description of a layer, rebuilt from the IR (e.g. `conv2d(16, kernel 4x4, stride 2, pad 1)`). */
+export function describeLayer(l: Layer): string {
+  const op = l.op;
+  switch (op.kind) {
+    case 'dense':
+      return `dense(${op.out})`;
+    case 'conv2d': {
+      const [t, b, lft, r] = op.padding;
+      const pad = t === b && b === lft && lft === r ? `${t}` : `[${op.padding.join(', ')}]`;
+      const st = op.stride[0] === op.stride[1] ? `${op.stride[0]}` : op.stride.join('x');
+      return `conv2d(${op.out}, kernel ${op.kernel.join('x')}, stride ${st}, padding ${pad})`;
+    }
+    case 'flatten':
+      return 'flatten';
+    case 'relu':
+      return 'relu';
+    case 'leaky_relu':
+      return `leaky_relu(${num(op.slope)})`;
+    case 'paramramp':
+      return `paramramp(eta ${num(op.eta)})`;
+  }
+}
+
+/**
+ * JSON with short arrays of primitives kept on one line, for readable constant tables in
+ * generated code. Keys are quoted only when they are not plain identifiers.
+ */
+export function compactJson(value: unknown, indent = 0): string {
+  const pad = '  '.repeat(indent);
+  const inner = '  '.repeat(indent + 1);
+  if (value === undefined) return 'undefined';
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    if (value.every((v) => v === null || typeof v !== 'object')) {
+      const flat = `[${value.map((v) => JSON.stringify(v)).join(', ')}]`;
+      if (flat.length <= 100) return flat;
+    }
+    if (value.length === 0) return '[]';
+    return `[\n${value.map((v) => inner + compactJson(v, indent + 1)).join(',\n')},\n${pad}]`;
+  }
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  if (entries.length === 0) return '{}';
+  const oneLine = `{ ${entries.map(([k, v]) => `${key(k)}: ${compactJson(v, 0)}`).join(', ')} }`;
+  if (oneLine.length <= 100 && !oneLine.includes('\n')) return oneLine;
+  return `{\n${entries.map(([k, v]) => `${inner}${key(k)}: ${compactJson(v, indent + 1)}`).join(',\n')},\n${pad}}`;
+}
+
+const key = (k: string): string => (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(k) ? k : JSON.stringify(k));

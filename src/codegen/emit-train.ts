@@ -1,0 +1,200 @@
+/**
+ * Emits the training section of a generated module (appended at module level by emit-module.ts):
+ * the spec's resolved recipe as a constant, its schedules, the loss of its training method written
+ * out for that method (natural, IBP or CROWN-IBP, with the κ and β mixes of paper-notes §5), and
+ * the epoch loop (clean phase with ParamRamp as LeakyReLU(η), r re-initialisation from the mean
+ * activation, then the ε ramp). The section refers to the module's own `meta`, `Params`,
+ * `forward`, `activations`, `ibp` and `crownIbp`, and to the runtime as `rt` (contract in
+ * src/runtime/train/types.ts; the run itself is src/runtime/train/run.ts).
+ *
+ * Nothing from the spec is spliced as text: numbers go through `num` (finite, exact), strings
+ * through JSON.stringify, identifiers are the checker's validated `ident`s.
+ */
+import type { Layer, ModelIR, TrainRecipe } from '../ir/ir.js';
+import { num } from './describe.js';
+
+/** A TypeScript literal of plain data: numbers via `num`, strings via JSON.stringify. */
+function lit(v: unknown): string {
+  if (typeof v === 'number') return num(v);
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return `[${v.map(lit).join(', ')}]`;
+  if (v !== null && typeof v === 'object') {
+    const fields = Object.entries(v).filter(([, x]) => x !== undefined);
+    return `{ ${fields.map(([k, x]) => `${k}: ${lit(x)}`).join(', ')} }`;
+  }
+  throw new Error(`internal: cannot emit ${String(v)} as a literal`);
+}
+
+/** The `recipe` constant: every field of the resolved recipe, one per line, in a fixed order. */
+function recipeConstant(m: ModelIR): string {
+  const t: TrainRecipe = m.train;
+  const target = m.threat.testEps.length ? Math.max(...m.threat.testEps) : m.threat.trainEps;
+  const fields: [string, unknown, string][] = [
+    ['dataset', t.dataset, ''],
+    ['epochs', t.epochs, ''],
+    ['batchSize', t.batchSize, ''],
+    ['optimizer', { kind: t.optimizer.kind, lr: t.optimizer.lr, weightDecay: t.optimizer.weightDecay }, ''],
+    ['lrMilestones', t.lrMilestones, 'MultiStepLR, stepped per epoch'],
+    ['lrFactor', t.lrFactor, ''],
+    ['trainEps', m.threat.trainEps, 'ε_max of the ramp (threat.train_eps)'],
+    ['targetEps', target, 'model selection: largest test ε'],
+    [
+      'epsSchedule',
+      { start: t.epsSchedule.start, length: t.epsSchedule.length, shape: t.epsSchedule.shape },
+      'per iteration',
+    ],
+    ['method', t.method, ''],
+    ['kappa', t.kappa, 'κ at ε = 0 and at ε_max'],
+    ['beta', t.beta, 'β at ε = 0 and at ε_max'],
+  ];
+  if (t.etaSchedule) {
+    const e = t.etaSchedule;
+    fields.push([
+      'etaSchedule',
+      { from: e.from, to: e.to, start: e.start, length: e.length, shape: e.shape },
+      'η per epoch',
+    ]);
+  }
+  fields.push(
+    ['lines', t.lines, 'bounding lines of the training bounds'],
+    ['seed', t.seed, ''],
+    ['valSplit', t.valSplit, 'held out from the training set'],
+    ['rNoise', t.rNoise, 'relative std of the noise on r'],
+  );
+  const body = fields.map(([k, v, c]) => `  ${k}: ${lit(v)},${c ? ` // ${c}` : ''}`);
+  return [
+    `/** The training recipe of \`${m.name}\` (its train and threat blocks, resolved by the checker). */`,
+    'export const recipe: rt.TrainConstants = {',
+    ...body,
+    '};',
+  ].join('\n');
+}
+
+const SCHEDULE = `/**
+ * Schedule values at iteration \`step\` of \`epoch\` (paper-notes §5): ε ramps per iteration, κ and β
+ * follow the current ε, η and the learning rate change per epoch. \`r\` defaults to this spec's recipe.
+ */
+export function schedule(epoch: number, step: number, stepsPerEpoch: number, r: rt.TrainConstants = recipe): rt.Schedule {
+  const eps = rt.epsAt(r.epsSchedule, r.trainEps, epoch, step, stepsPerEpoch);
+  return {
+    eps,
+    kappa: rt.tiedToEps(eps, r.trainEps, r.kappa),
+    beta: rt.tiedToEps(eps, r.trainEps, r.beta),
+    eta: r.etaSchedule ? rt.etaAt(r.etaSchedule, epoch) : undefined,
+    lr: rt.lrAt(r.optimizer.lr, r.lrMilestones, r.lrFactor, epoch),
+  };
+}`;
+
+/** The loss function, written out for the spec's method. */
+function lossFunction(m: ModelIR, hasRamp: boolean): string {
+  const head =
+    'export function trainLoss(p: Params, x: tf.Tensor, y: tf.Tensor1D, st: rt.StepState): rt.LossParts {';
+  if (m.train.method === 'natural') {
+    return [
+      '/** Natural training: cross-entropy of the clean logits. */',
+      head,
+      '  return rt.naturalLoss(forward(p, x, { eta: st.eta, rNoise: st.rNoise }), y);',
+      '}',
+    ].join('\n');
+  }
+  const crown = m.train.method === 'crown-ibp';
+  const doc = crown
+    ? [
+        '/**',
+        ' * CROWN-IBP training (paper Eq. 5): κ·CE(z, y) + (1 − κ)·CE(−lb, y) with',
+        ' * lb = (1 − β)·lb_IBP + β·lb_CROWN-IBP; IBP only once β < 1e-5. Natural CE in the clean phase.',
+        ' */',
+      ]
+    : [
+        '/** IBP training (paper Eq. 5): κ·CE(z, y) + (1 − κ)·CE(−lb_IBP, y). Natural CE in the clean phase. */',
+      ];
+  const cleanOpts = hasRamp ? '{ eta: st.eta, rampAsLeaky: true }' : '{ eta: st.eta }';
+  const lines = [
+    ...doc,
+    head,
+    '  if (st.clean) {',
+    `    // clean phase (end-of-epoch ε = 0): plain cross-entropy, no bounds${hasRamp ? ', ParamRamp as LeakyReLU(η)' : ''}`,
+    `    return rt.naturalLoss(forward(p, x, ${cleanOpts}), y);`,
+    '  }',
+    '  const box = rt.inputBox(x, st.eps, meta.inputCfg);',
+    crown
+      ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, lines: ${JSON.stringify(m.train.lines)}, lowerOnly: true };`
+      : '  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise };',
+    '  const b = ibp(p, box, o); // margin lower bounds [B, K−1] and the clean logits of the same pass',
+  ];
+  if (crown) {
+    lines.push(
+      '  const lb = st.beta >= rt.CROWN_BETA_MIN ? rt.betaMix(b.lower, crownIbp(p, box, o).lower, st.beta) : b.lower;',
+      '  return rt.certifiedLoss(b.logits, y, lb, st.kappa);',
+    );
+  } else lines.push('  return rt.certifiedLoss(b.logits, y, b.lower, st.kappa);');
+  lines.push('}');
+  return lines.join('\n');
+}
+
+/** The epoch loop, and for ParamRamp networks the r re-initialisation it calls. */
+function trainFunction(m: ModelIR, ramps: readonly Layer[]): string {
+  const natural = m.train.method === 'natural';
+  const doc = natural
+    ? ['/** The epoch loop of natural training (resumes at run.startEpoch). */']
+    : [
+        '/**',
+        ' * The epoch loop (paper-notes §5, §10): epochs whose end-of-epoch ε is 0 are clean (natural loss,',
+        ` * ${ramps.length ? 'ParamRamp as LeakyReLU(η), r frozen' : 'no bounds'}); ${ramps.length ? 'the first certified epoch starts by setting r to the mean activation; ' : ''}then the ε ramp.`,
+        ' * Resumes at run.startEpoch.',
+        ' */',
+      ];
+  const out = [
+    ...doc,
+    'export async function train(run: rt.TrainRun<Params>): Promise<void> {',
+    '  const r = run.recipe;',
+    '  const n = run.stepsPerEpoch;',
+  ];
+  if (!natural) out.push('  const cleanEpochs = rt.cleanEpochs(r.epsSchedule, r.trainEps, n, r.epochs);');
+  out.push('  for (let epoch = run.startEpoch; epoch < r.epochs; epoch++) {');
+  if (!natural) out.push('    const clean = epoch < cleanEpochs;');
+  if (ramps.length) out.push('    if (epoch === cleanEpochs) initRamps(run, schedule(epoch, 0, n, r).eta);');
+  const clean = natural ? 'false' : 'clean';
+  out.push(
+    `    for (const batch of run.batches(epoch)) run.step(batch, schedule(epoch, batch.step, n, r), ${clean}, trainLoss);`,
+    `    await run.endEpoch(epoch, ${clean}, schedule(epoch, n, n, r));`,
+    '  }',
+    '}',
+  );
+  if (ramps.length && !natural) {
+    out.push(
+      '',
+      '/** End of the clean phase: r ← per-neuron mean of the LeakyReLU(η) outputs over the training split, ≥ 1e-4. */',
+      'function initRamps(run: rt.TrainRun<Params>, eta: number | undefined): void {',
+      '  const mean = run.meanOverTrainSet((x) => activations(run.params, x, { eta, rampAsLeaky: true }).acts);',
+    );
+    for (const l of ramps) {
+      const r = l.params.find((p) => p.role === 'ramp.r');
+      if (!r) throw new Error(`internal: ParamRamp layer '${l.name}' has no r parameter`);
+      out.push(`  rt.resetRamp(run.params.${r.ident}, mean[${JSON.stringify(l.name)}]!);`);
+    }
+    out.push('  tf.dispose(Object.values(mean));', '}');
+  }
+  return out.join('\n');
+}
+
+/**
+ * TypeScript source of the training section of `m`'s generated module: exports `recipe`,
+ * `schedule`, `trainLoss` and `train` (the `TrainProgram` part of `GeneratedModule`).
+ */
+export function emitTrainSection(m: ModelIR): string {
+  const ramps = m.layers.filter((l) => l.op.kind === 'paramramp');
+  return [
+    `// Training: method ${JSON.stringify(m.train.method)} (paper-notes §5); run by \`vnet train\`.`,
+    '',
+    recipeConstant(m),
+    '',
+    SCHEDULE,
+    '',
+    lossFunction(m, ramps.length > 0),
+    '',
+    trainFunction(m, ramps),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,39 @@
+/**
+ * Small glue that every generated bound function needs at its ends: resolving the output
+ * specification from the options, and assembling a `BoundResult` (with the optional per-layer
+ * pre-activation bounds). Kept here so generated code stays one call per layer.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { marginSpec } from './input.js';
+import type { BoundOptions, BoundResult, LayerBounds } from './types.js';
+
+/** The specification matrix C [B, m, K] of a bound call, or undefined for plain logit bounds. */
+export function specFor(o: BoundOptions, classes: number): tf.Tensor3D | undefined {
+  if (o.C) return o.C;
+  if (o.labels) return marginSpec(o.labels, classes);
+  return undefined;
+}
+
+/** One activation layer's pre-activation bounds as the generated code hands them over. */
+export type PreActivation = readonly [layer: string, lower: tf.Tensor, upper: tf.Tensor];
+
+/**
+ * Assemble a BoundResult. `upper` may be absent (lowerOnly CROWN passes): it is then +∞, which is
+ * sound and makes a missing upper bound impossible to mistake for a real one.
+ */
+export function boundResult(
+  lower: tf.Tensor,
+  upper: tf.Tensor | undefined,
+  logits: tf.Tensor,
+  o: BoundOptions,
+  pre: readonly PreActivation[],
+): BoundResult {
+  const lo = lower as tf.Tensor2D;
+  const up = (upper ?? tf.fill(lo.shape, Infinity)) as tf.Tensor2D;
+  const intermediate: LayerBounds[] | undefined = o.intermediate
+    ? pre.map(([layer, l, u]) => ({ layer, lower: l, upper: u }))
+    : undefined;
+  return intermediate
+    ? { lower: lo, upper: up, logits: logits as tf.Tensor2D, intermediate }
+    : { lower: lo, upper: up, logits: logits as tf.Tensor2D };
+}

@@ -1,0 +1,330 @@
+/**
+ * Kernels that the tfjs wasm backend (4.22) lacks or runs slowly, registered for 'wasm' only and
+ * built from the backend's own kernels (called directly on TensorInfos, so nothing is taped or
+ * tracked; every intermediate is released before returning):
+ * - BatchMatMul and _FusedMatMul with transposeA/transposeB: the wasm kernel falls back to a
+ *   naive loop when a flag is set (10–20× slower than its XNNPACK path; every matMul gradient sets
+ *   one). The wrapper transposes the operand explicitly and calls the original kernel flag-free.
+ * - Conv2DBackpropFilter (the conv2d filter gradient, also the filter gradient of conv2dTranspose):
+ *   im2col by strided slices of the padded input, then one matmul.
+ * - DepthwiseConv2dNativeBackpropFilter / …BackpropInput (depthwise gradients): a batched matmul
+ *   per channel, and a transposed convolution with the block-diagonal full filter.
+ * - UnsortedSegmentSum (the gradient of gather): one-hot matrix times data.
+ * - OneHot with a float dtype: the wasm kernel writes int32 bits whatever the dtype (tf.oneHot(…,
+ *   'float32') returns denormals or NaN); the wrapper computes int32 and converts.
+ * Tested against the cpu backend in test/backend/wasm-kernels.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+
+type KernelArgs = Parameters<KernelFunc>[0];
+type Inputs = Record<string, TensorInfo> | TensorInfo[];
+
+const BACKEND = 'wasm';
+const MARK = Symbol.for('vnet.wasmKernel');
+
+/** Runs wasm kernels on TensorInfos and releases every intermediate it made except the result. */
+class Scratch {
+  private readonly made: TensorInfo[] = [];
+  constructor(private readonly backend: tf.KernelBackend) {}
+
+  run(kernel: string, inputs: Inputs, attrs: object = {}): TensorInfo {
+    const k = tf.getKernel(kernel, BACKEND);
+    if (!k) throw new Error(`wasm kernel ${kernel} is not registered`);
+    const out = k.kernelFunc({
+      inputs: inputs as never,
+      backend: this.backend,
+      attrs: attrs as NamedAttrMap,
+    });
+    const info = out as TensorInfo;
+    this.made.push(info);
+    return info;
+  }
+
+  /** Releases all intermediates except `keep` (reshapes share data: the backend counts references). */
+  finish(keep?: TensorInfo): void {
+    for (const t of this.made) if (t !== keep) this.backend.disposeData(t.dataId);
+    this.made.length = 0;
+  }
+
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run('Reshape', { x }, { shape });
+  }
+
+  transpose(x: TensorInfo, perm: number[]): TensorInfo {
+    return this.run('Transpose', { x }, { perm });
+  }
+
+  matMul(a: TensorInfo, b: TensorInfo): TensorInfo {
+    return this.run('BatchMatMul', { a, b }, { transposeA: false, transposeB: false });
+  }
+
+  /** 0/1 one-hot rows of int32 `indices` (computed in int32: the wasm OneHot kernel writes int32 only). */
+  oneHot(indices: TensorInfo, depth: number, dtype: tf.DataType = 'float32'): TensorInfo {
+    const oh = this.run('OneHot', { indices }, { depth, onValue: 1, offValue: 0, dtype: 'int32' });
+    return this.run('Cast', { x: oh }, { dtype });
+  }
+}
+
+/** Perm that swaps the last two axes. */
+const swapLast2 = (rank: number): number[] =>
+  [...Array(rank).keys()].map((i) => (i === rank - 2 ? rank - 1 : i === rank - 1 ? rank - 2 : i));
+
+/** Runs `body` with a Scratch; the returned TensorInfo is kept, everything else released. */
+function withScratch(backend: tf.KernelBackend, body: (s: Scratch) => TensorInfo): TensorInfo {
+  const s = new Scratch(backend);
+  try {
+    const out = body(s);
+    s.finish(out);
+    return out;
+  } catch (e) {
+    s.finish();
+    throw e;
+  }
+}
+
+/** BatchMatMul / _FusedMatMul without transpose flags: explicit transposes, then the fast path. */
+function flagFreeMatMul(orig: KernelConfig): KernelFunc {
+  return (args: KernelArgs) => {
+    const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+    if (!transposeA && !transposeB) return orig.kernelFunc(args);
+    const s = new Scratch(args.backend as tf.KernelBackend);
+    try {
+      const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+      const inputs = {
+        ...args.inputs,
+        a: transposeA ? s.transpose(a, swapLast2(a.shape.length)) : a,
+        b: transposeB ? s.transpose(b, swapLast2(b.shape.length)) : b,
+      };
+      return orig.kernelFunc({
+        ...args,
+        inputs,
+        attrs: { ...args.attrs, transposeA: false, transposeB: false },
+      });
+    } finally {
+      s.finish();
+    }
+  };
+}
+
+interface ConvGeometry {
+  readonly pads: readonly [number, number, number, number];
+  readonly outH: number;
+  readonly outW: number;
+  readonly strides: readonly [number, number];
+  readonly dilations: readonly [number, number];
+}
+
+function geometry(
+  xShape: number[],
+  filterShape: number[],
+  strides: unknown,
+  pad: unknown,
+  dil: unknown,
+  round: unknown,
+  depthwise: boolean,
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides as [number, number],
+    (dil ?? 1) as [number, number],
+    pad as 'same',
+    round as 'floor' | undefined,
+    depthwise,
+  );
+  const p = info.padInfo;
+  return {
+    pads: [p.top, p.bottom, p.left, p.right],
+    outH: info.outHeight,
+    outW: info.outWidth,
+    strides: [info.strideHeight, info.strideWidth],
+    dilations: [info.dilationHeight, info.dilationWidth],
+  };
+}
+
+/** im2col: [B, outH, outW, kh·kw·C] with column order (ky, kx, c), matching a [kh, kw, C, ·] filter. */
+function im2col(s: Scratch, x: TensorInfo, kh: number, kw: number, g: ConvGeometry): TensorInfo {
+  const [B, , , C] = x.shape as [number, number, number, number];
+  const [t, b, l, r] = g.pads;
+  const xp =
+    t || b || l || r
+      ? s.run(
+          'PadV2',
+          { x },
+          {
+            paddings: [
+              [0, 0],
+              [t, b],
+              [l, r],
+              [0, 0],
+            ],
+            constantValue: 0,
+          },
+        )
+      : x;
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const taps: TensorInfo[] = [];
+  for (let ky = 0; ky < kh; ky++)
+    for (let kx = 0; kx < kw; kx++)
+      taps.push(
+        s.run(
+          'StridedSlice',
+          { x: xp },
+          {
+            begin: [0, ky * dh, kx * dw, 0],
+            end: [B, ky * dh + (g.outH - 1) * sh + 1, kx * dw + (g.outW - 1) * sw + 1, C],
+            strides: [1, sh, sw, 1],
+            beginMask: 0,
+            endMask: 0,
+            ellipsisMask: 0,
+            newAxisMask: 0,
+            shrinkAxisMask: 0,
+          },
+        ),
+      );
+  return taps.length === 1 ? taps[0]! : s.run('Concat', taps, { axis: 3 });
+}
+
+/** dW[kh, kw, C, O] = im2col(x)ᵀ · dy, computed as (dyᵀ · im2col)ᵀ (transposing the smaller operand). */
+const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a = attrs as {
+    strides: unknown;
+    pad: unknown;
+    dataFormat: string;
+    dimRoundingMode: unknown;
+    filterShape: number[];
+  };
+  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
+  const [kh, kw, C, O] = a.filterShape as [number, number, number, number];
+  const g = geometry(x.shape, a.filterShape, a.strides, a.pad, 1, a.dimRoundingMode, false);
+  return withScratch(backend as tf.KernelBackend, (s) => {
+    const n = x.shape[0]! * g.outH * g.outW;
+    const col = s.reshape(im2col(s, x, kh, kw, g), [n, kh * kw * C]);
+    const dyT = s.transpose(s.reshape(dy, [n, O]), [1, 0]);
+    const gT = s.matMul(dyT, col); // [O, kh·kw·C]
+    return s.reshape(s.transpose(gT, [1, 0]), [kh, kw, C, O]);
+  });
+};
+
+/** Depthwise filter gradient: per channel c, dW[t, c, m] = Σ_n col[n, t, c] · dy[n, c·M + m]. */
+const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a = attrs as {
+    strides: unknown;
+    pad: unknown;
+    dilations: unknown;
+    dimRoundingMode: unknown;
+    filterShape: number[];
+  };
+  const [kh, kw, C, M] = a.filterShape as [number, number, number, number];
+  const g = geometry(x.shape, a.filterShape, a.strides, a.pad, a.dilations, a.dimRoundingMode, true);
+  return withScratch(backend as tf.KernelBackend, (s) => {
+    const n = x.shape[0]! * g.outH * g.outW;
+    const T = kh * kw;
+    const col = s.transpose(s.reshape(im2col(s, x, kh, kw, g), [n, T, C]), [2, 1, 0]); // [C, T, n]
+    const d = s.transpose(s.reshape(dy, [n, C, M]), [1, 0, 2]); // [C, n, M]
+    const w = s.transpose(s.matMul(col, d), [1, 0, 2]); // [T, C, M]
+    return s.reshape(w, [kh, kw, C, M]);
+  });
+};
+
+/** Depthwise input gradient: transposed convolution with the block-diagonal [kh, kw, C, C·M] filter. */
+const depthwiseBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a = attrs as {
+    strides: unknown;
+    pad: unknown;
+    dilations: unknown;
+    dimRoundingMode: unknown;
+    inputShape: number[];
+  };
+  const dil =
+    typeof a.dilations === 'number' ? [a.dilations, a.dilations] : ((a.dilations ?? [1, 1]) as number[]);
+  if (dil.some((d) => d !== 1))
+    throw new Error('DepthwiseConv2dNativeBackpropInput on wasm: dilations must be 1');
+  const [kh, kw, C, M] = filter.shape as [number, number, number, number];
+  return withScratch(backend as tf.KernelBackend, (s) => {
+    const ids = s.run('Range', {}, { start: 0, stop: C, step: 1, dtype: 'int32' });
+    const eye = s.reshape(s.oneHot(ids, C), [C, C, 1]);
+    const full = s.run('Multiply', { a: s.reshape(filter, [kh, kw, C, 1, M]), b: eye }); // [kh, kw, C, C, M]
+    return s.run(
+      'Conv2DBackpropInput',
+      { dy, filter: s.reshape(full, [kh, kw, C, C * M]) },
+      {
+        strides: a.strides,
+        pad: a.pad,
+        dataFormat: 'NHWC',
+        dimRoundingMode: a.dimRoundingMode,
+        inputShape: a.inputShape,
+      },
+    );
+  });
+};
+
+/** out[s, ...] = Σ_{i: ids[i] = s} x[i, ...]; ids outside [0, numSegments) are dropped (as in TF). */
+const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
+  const S = (attrs as { numSegments: number }).numSegments;
+  if (x.dtype !== 'float32')
+    throw new Error(`UnsortedSegmentSum on wasm supports float32 only, got ${x.dtype}`);
+  return withScratch(backend as tf.KernelBackend, (s) => {
+    const n = segmentIds.shape.reduce((p, q) => p * q, 1);
+    const rest = x.shape.slice(segmentIds.shape.length);
+    const r = rest.reduce((p, q) => p * q, 1);
+    const ids = s.run('Cast', { x: s.reshape(segmentIds, [n]) }, { dtype: 'int32' });
+    const oneHot = s.oneHot(ids, S); // [n, S]
+    const out = s.matMul(s.transpose(oneHot, [1, 0]), s.reshape(x, [n, r]));
+    return s.reshape(out, [S, ...rest]);
+  });
+};
+
+/** OneHot for any dtype: 0/1 in int32 (the original kernel), cast, then scaled to the on/off values. */
+function anyDtypeOneHot(orig: KernelConfig): KernelFunc {
+  return (args: KernelArgs) => {
+    const a = args.attrs as { dtype: tf.DataType; depth: number; onValue: number; offValue: number };
+    if (a.dtype === 'int32') return orig.kernelFunc(args);
+    const { indices } = args.inputs as { indices: TensorInfo };
+    return withScratch(args.backend as tf.KernelBackend, (s) => {
+      const oh = s.oneHot(indices, a.depth, a.dtype);
+      if (a.onValue === 1 && a.offValue === 0) return oh;
+      const scalar = (value: number) => s.run('Fill', {}, { shape: [], value, dtype: a.dtype });
+      return s.run('Add', {
+        a: s.run('Multiply', { a: oh, b: scalar(a.onValue - a.offValue) }),
+        b: scalar(a.offValue),
+      });
+    });
+  };
+}
+
+/** Registers (or replaces) one wasm kernel, keeping the original's setup/dispose hooks. */
+function install(kernelName: string, kernelFunc: KernelFunc): void {
+  const prev = tf.getKernel(kernelName, BACKEND) as (KernelConfig & { [MARK]?: true }) | undefined;
+  if (prev?.[MARK]) return;
+  if (prev) tf.unregisterKernel(kernelName, BACKEND);
+  tf.registerKernel({ ...prev, kernelName, backendName: BACKEND, kernelFunc, [MARK]: true } as KernelConfig);
+}
+
+/**
+ * Installs the kernels above for the wasm backend (idempotent). Call after importing
+ * `@tensorflow/tfjs-backend-wasm`, before or after `setBackend('wasm')`.
+ */
+export function installWasmKernels(): void {
+  const wrappers: [string, (orig: KernelConfig) => KernelFunc][] = [
+    ['BatchMatMul', flagFreeMatMul],
+    ['_FusedMatMul', flagFreeMatMul],
+    ['OneHot', anyDtypeOneHot],
+  ];
+  for (const [name, wrap] of wrappers) {
+    const orig = tf.getKernel(name, BACKEND);
+    if (!orig)
+      throw new Error(`installWasmKernels: import @tensorflow/tfjs-backend-wasm first (${name} missing)`);
+    if (!(orig as KernelConfig & { [MARK]?: true })[MARK]) install(name, wrap(orig));
+  }
+  install('Conv2DBackpropFilter', conv2dBackpropFilter);
+  install('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter);
+  install('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
+  install('UnsortedSegmentSum', unsortedSegmentSum);
+}

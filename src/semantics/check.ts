@@ -1,0 +1,95 @@
+/**
+ * AST → ModelIR: the top-level blocks (`network`, `threat`, `train`, `verify`), each checked
+ * by its own module; this file only dispatches, reports unknown, duplicate, misnamed and missing
+ * blocks, and assembles the IR. Blocks are checked even when another one has errors, so a single
+ * run reports every problem; the IR is built only when nothing was reported as an error.
+ */
+import type { ModelIR } from '../ir/ir.js';
+import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
+import { Diag } from '../diagnostics/messages.js';
+import type { Span } from '../diagnostics/source.js';
+import type { Block, Program } from '../syntax/ast.js';
+import { checkNetwork, countParams } from './network.js';
+import { checkThreat, checkTrain, checkVerify } from './recipe.js';
+import { didYouMean } from './values.js';
+
+/** The top-level blocks, with the help shown when a required one is missing. */
+const BLOCKS: Readonly<Record<string, { readonly required: boolean; readonly example: string }>> = {
+  network: { required: true, example: 'network my_net { input = 1x28x28  classes = 10  layers { ... } }' },
+  threat: { required: true, example: 'threat { train_eps = 0.1 }' },
+  train: { required: true, example: 'train { dataset = fashion-mnist }' },
+  verify: { required: false, example: 'verify { methods = [ibp, crown-ibp] }' },
+};
+
+/** Identity of the checked file, computed by the caller. */
+export interface ModuleInfo {
+  readonly moduleName: string;
+  readonly sourcePath: string;
+  readonly specHash: string;
+}
+
+/** Checks a parsed spec; the IR when no error was reported, else undefined. */
+export function check(program: Program, info: ModuleInfo, bag: DiagnosticBag): ModelIR | undefined {
+  const blocks = new Map<string, Block>();
+  for (const b of program.blocks) {
+    const kind = b.keyword.text;
+    if (!(kind in BLOCKS)) {
+      bag.report(Diag.UnknownBlock, b.keyword.span, [kind], {
+        help: [didYouMean(kind, Object.keys(BLOCKS)), `expected one of: ${Object.keys(BLOCKS).join(', ')}`],
+      });
+      continue;
+    }
+    const first = blocks.get(kind);
+    if (first !== undefined) {
+      bag.report(Diag.DuplicateBlock, b.keyword.span, [kind], {
+        related: [{ message: `the first '${kind}' block is`, span: first.keyword.span }],
+        help: ['merge the two blocks'],
+      });
+      continue;
+    }
+    if (kind !== 'network' && b.name !== undefined)
+      bag.report(Diag.UnexpectedBlockName, b.name.span, [kind, b.name.text], {
+        help: [`write \`${kind} { ... }\``],
+      });
+    blocks.set(kind, b);
+  }
+  const end: Span = { start: program.span.end, end: program.span.end };
+  for (const [kind, { required, example }] of Object.entries(BLOCKS))
+    if (required && !blocks.has(kind))
+      bag.report(Diag.MissingBlock, end, [kind], { help: [`add \`${example}\``] });
+
+  const net = blocks.get('network');
+  const facts = net
+    ? checkNetwork(net, bag)
+    : {
+        network: undefined,
+        input: undefined,
+        inputSpan: undefined,
+        domain: undefined,
+        classes: undefined,
+        slopes: undefined,
+      };
+  const threatBlock = blocks.get('threat');
+  const threat = threatBlock && checkThreat(threatBlock.entries, threatBlock.keyword.span, facts.domain, bag);
+  const trainBlock = blocks.get('train');
+  const train = trainBlock && checkTrain(trainBlock.entries, trainBlock.keyword.span, facts, bag);
+  const verifyBlock = blocks.get('verify');
+  const verify = checkVerify(verifyBlock?.entries, verifyBlock?.keyword.span ?? end, bag);
+
+  const network = facts.network;
+  if (bag.hasErrors || !network || !threat || !train || !verify) return undefined;
+  return {
+    name: network.name,
+    moduleName: info.moduleName,
+    sourcePath: info.sourcePath,
+    specHash: info.specHash,
+    input: network.input,
+    classes: network.classes,
+    layers: network.layers,
+    params: network.params,
+    paramCount: countParams(network.params),
+    threat,
+    train,
+    verify,
+  };
+}

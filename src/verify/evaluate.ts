@@ -1,0 +1,377 @@
+/**
+ * The evaluation loop behind `vnet verify`: over batches of a dataset, the clean prediction, one
+ * PGD attack per ε, and the margin bounds of every (ε, method, line strategy); the verdict rule of
+ * verdict.ts per sample; totals per row (clean, PGD and verified error); optional certificates.
+ *
+ * It also cross-checks soundness: a sample that some method verifies while PGD finds a
+ * misclassified point in the same ε-ball means a bound is wrong. Such samples are collected as
+ * `violations` (the CLI fails loudly on them). Non-finite bounds are never trusted: the sample is
+ * not verified, and a warning names the first layer whose pre-activation bounds went non-finite.
+ *
+ * The network is reached only through the `Verifiable` interface (model.ts builds one from a
+ * generated module), so tests can inject small hand-written networks or deliberately wrong bounds.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BoundMethod, LineStrategy } from '../ir/ir.js';
+import type { BoundResult } from '../runtime/types.js';
+import { pgdAttack, type PgdSettings, type Witness } from './pgd.js';
+import { allFinite, firstNonFiniteLayer, predict, verdict, type FlatLayerBounds } from './verdict.js';
+
+/** A network as the verifier sees it: raw inputs in the internal layout, margin bounds at radius ε. */
+export interface Verifiable {
+  readonly classes: number;
+  /** Internal per-sample input shape (no batch). */
+  readonly inputShape: readonly number[];
+  /** Raw input domain [lo, hi]. */
+  readonly domain: readonly [number, number];
+  /** Clean logits [B, K] of raw inputs; differentiable (PGD takes its gradient). */
+  logits(x: tf.Tensor): tf.Tensor2D;
+  /**
+   * Margin lower bounds (z_y − z_j, j ≠ y ascending) over the ε-ball ∩ domain around each raw
+   * input, with every activation layer's pre-activation bounds in `intermediate` (scanned for
+   * NaN/Inf). `upper` is not used (it may be +∞). Throws `BoundRefusal` when the method cannot
+   * run within its memory budget.
+   */
+  bounds(
+    x: tf.Tensor,
+    eps: number,
+    method: BoundMethod,
+    lines: LineStrategy,
+    labels: tf.Tensor1D,
+  ): BoundResult;
+}
+
+/** Thrown by `Verifiable.bounds` when a method refuses to run within its memory budget. */
+export class BoundRefusal extends Error {
+  override readonly name = 'BoundRefusal';
+}
+
+/** What to evaluate. PGD `stepSize` is resolved per ε by `pgdStep`. */
+export interface EvalSettings {
+  readonly eps: readonly number[];
+  readonly methods: readonly BoundMethod[];
+  readonly lines: readonly LineStrategy[];
+  readonly batch: number;
+  /** PGD settings; `restarts = 0` disables the attack (PGD error is then not reported). */
+  readonly pgd: Omit<PgdSettings, 'stepSize'>;
+  readonly pgdStep: (eps: number) => number;
+  /** Collect one certificate per (sample, ε, method, lines). */
+  readonly certificates: boolean;
+}
+
+/** The samples: raw inputs in internal layout, flattened ([N · prod(inputShape)]), and labels. */
+export interface EvalData {
+  readonly x: Float32Array;
+  readonly labels: ArrayLike<number>;
+  /** Dataset index of each sample (reported in certificates and warnings); default 0..N-1. */
+  readonly indices?: ArrayLike<number>;
+}
+
+/** One row of the result table. Errors are in percent of `n`. */
+export interface ResultRow {
+  readonly eps: number;
+  readonly method: BoundMethod;
+  readonly lines: LineStrategy;
+  readonly n: number;
+  readonly misclassified: number;
+  /** Samples broken by PGD (misclassified ones included); null when PGD did not run. */
+  readonly pgdBroken: number | null;
+  readonly verified: number;
+  readonly cleanErrPct: number;
+  readonly pgdErrPct: number | null;
+  readonly verifiedErrPct: number;
+  /** Mean of all finite margin lower bounds (paper Table 1's "mean lower bound of margin"). */
+  readonly meanMarginLower: number | null;
+  /** Samples whose bounds contained NaN or ±Inf (counted as not verified). */
+  readonly nonFinite: number;
+  /** Seconds spent computing bounds for this row. */
+  readonly seconds: number;
+  /** Set when the method refused to run (memory); the counts then cover only the batches before. */
+  readonly refused?: string;
+}
+
+/** Outcome of the attack on one sample. */
+export type PgdOutcomeName = 'held' | 'broken' | 'misclassified' | 'not-run';
+
+/** One line of `--certificates`. Non-finite margin bounds are written as null. */
+export interface Certificate {
+  readonly index: number;
+  readonly label: number;
+  /** Argmax of the clean logits; −1 when they are not finite. */
+  readonly prediction: number;
+  readonly method: BoundMethod;
+  readonly lines: LineStrategy;
+  readonly eps: number;
+  /** The classes j of the margins z_y − z_j, in the order of `marginLower`. */
+  readonly marginClasses: readonly number[];
+  readonly marginLower: readonly (number | null)[];
+  readonly verified: boolean;
+  readonly pgd: PgdOutcomeName;
+}
+
+/** A sample verified by a method while PGD found a misclassified point: a soundness bug. */
+export interface SoundnessViolation {
+  readonly index: number;
+  readonly label: number;
+  readonly eps: number;
+  readonly method: BoundMethod;
+  readonly lines: LineStrategy;
+  /** The smallest certified margin lower bound (> 0). */
+  readonly minMarginLower: number;
+  /** Logits at the PGD point (argmax ≠ label) and the restart that found it. */
+  readonly witnessLogits: readonly number[];
+  readonly restart: number;
+}
+
+export interface EvalReport {
+  readonly n: number;
+  readonly rows: readonly ResultRow[];
+  readonly violations: readonly SoundnessViolation[];
+  /** Human-readable warnings (non-finite bounds), in order of occurrence; refusals are in their rows. */
+  readonly warnings: readonly string[];
+  readonly certificates: readonly Certificate[];
+}
+
+interface RowAcc {
+  n: number;
+  misclassified: number;
+  pgdBroken: number;
+  verified: number;
+  marginSum: number;
+  marginCount: number;
+  nonFinite: number;
+  seconds: number;
+  refused?: string;
+}
+
+/** Disposes every tensor of a BoundResult. */
+export function disposeResult(r: BoundResult): void {
+  tf.dispose([r.lower, r.upper, r.logits]);
+  for (const L of r.intermediate ?? []) tf.dispose([L.lower, L.upper]);
+}
+
+/** Progress callback: samples done so far, out of `total`. */
+export type ProgressFn = (done: number, total: number) => void;
+
+/**
+ * Runs the evaluation. Tensor work is synchronous and disposed per batch; results are read back
+ * with `await data()`, which every backend supports.
+ */
+export async function evaluate(
+  net: Verifiable,
+  data: EvalData,
+  s: EvalSettings,
+  onProgress?: ProgressFn,
+): Promise<EvalReport> {
+  const per = net.inputShape.reduce((a, b) => a * b, 1);
+  const N = data.labels.length;
+  if (data.x.length !== N * per) {
+    throw new Error(`evaluate: ${data.x.length} input values for ${N} samples of ${per} values`);
+  }
+  const K = net.classes;
+  const indexOf = (i: number): number => data.indices?.[i] ?? i;
+  const pgdOn = s.pgd.restarts > 0;
+  const acc = new Map<string, RowAcc>();
+  const keyOf = (eps: number, m: BoundMethod, l: LineStrategy): string => `${eps}|${m}|${l}`;
+  for (const eps of s.eps)
+    for (const m of s.methods)
+      for (const l of s.lines)
+        acc.set(keyOf(eps, m, l), {
+          n: 0,
+          misclassified: 0,
+          pgdBroken: 0,
+          verified: 0,
+          marginSum: 0,
+          marginCount: 0,
+          nonFinite: 0,
+          seconds: 0,
+        });
+  const warnings: string[] = [];
+  const violations: SoundnessViolation[] = [];
+  const certificates: Certificate[] = [];
+
+  for (let start = 0; start < N; start += s.batch) {
+    const end = Math.min(N, start + s.batch);
+    const B = end - start;
+    const labels = Int32Array.from({ length: B }, (_, b) => data.labels[start + b]!);
+    const x = tf.tensor(data.x.subarray(start * per, end * per), [B, ...net.inputShape]);
+    const labelsT = tf.tensor1d(labels, 'int32');
+    try {
+      const logits = tf.tidy(() => net.logits(x));
+      const logitRows = await logits.data();
+      logits.dispose();
+      const prediction = Array.from({ length: B }, (_, b) => predict(logitRows.subarray(b * K, (b + 1) * K)));
+      const correct = prediction.map((p, b) => p === labels[b]);
+
+      for (const [ei, eps] of s.eps.entries()) {
+        const attack = pgdOn
+          ? await pgdAttack(
+              { logits: (xx) => net.logits(xx), classes: K, domain: net.domain },
+              x,
+              labels,
+              eps,
+              { ...s.pgd, seed: s.pgd.seed + 7919 * start + 104729 * ei, stepSize: s.pgdStep(eps) },
+              correct.map((c) => !c),
+            )
+          : undefined;
+        // IBP ignores the line strategy: compute it once per ε and reuse it for every strategy.
+        const cache = new Map<string, BatchBounds>();
+        for (const method of s.methods) {
+          for (const lines of s.lines) {
+            const row = acc.get(keyOf(eps, method, lines))!;
+            if (row.refused !== undefined) continue;
+            const ck = method === 'ibp' ? 'ibp' : `${method}|${lines}`;
+            let got = cache.get(ck);
+            if (got === undefined) {
+              try {
+                got = await batchBounds(net, x, eps, method, lines, labelsT);
+              } catch (e) {
+                if (!(e instanceof BoundRefusal)) throw e;
+                row.refused = e.message;
+                continue;
+              }
+              cache.set(ck, got);
+            }
+            row.seconds += got.seconds;
+            for (let b = 0; b < B; b++) {
+              const lower = got.lower.subarray(b * (K - 1), (b + 1) * (K - 1));
+              const badLayer = got.badLayer[b];
+              const finite = allFinite(lower) && badLayer === undefined;
+              const v = verdict(lower, correct[b]!, finite);
+              const broken = attack?.broken[b] ?? false;
+              row.n++;
+              if (!correct[b]) row.misclassified++;
+              if (broken) row.pgdBroken++;
+              if (v.verified) row.verified++;
+              for (const val of lower) {
+                if (Number.isFinite(val)) {
+                  row.marginSum += val;
+                  row.marginCount++;
+                }
+              }
+              if (!finite) {
+                row.nonFinite++;
+                const where =
+                  badLayer === undefined ? 'in the margin bounds only' : `first at layer ${badLayer}`;
+                warnings.push(
+                  `sample ${indexOf(start + b)} (${method}, ${lines} lines, ε=${eps}): NaN/Inf in the bounds, ${where}; not verified`,
+                );
+              }
+              if (v.verified && broken) {
+                violations.push(
+                  violation(
+                    indexOf(start + b),
+                    labels[b]!,
+                    eps,
+                    method,
+                    lines,
+                    lower,
+                    attack!.adversarial[b],
+                  ),
+                );
+              }
+              if (s.certificates) {
+                certificates.push({
+                  index: indexOf(start + b),
+                  label: labels[b]!,
+                  prediction: prediction[b]!,
+                  method,
+                  lines,
+                  eps,
+                  marginClasses: marginClasses(labels[b]!, K),
+                  marginLower: Array.from(lower, (val) => (Number.isFinite(val) ? val : null)),
+                  verified: v.verified,
+                  pgd: !correct[b] ? 'misclassified' : !pgdOn ? 'not-run' : broken ? 'broken' : 'held',
+                });
+              }
+            }
+          }
+        }
+      }
+    } finally {
+      tf.dispose([x, labelsT]);
+    }
+    onProgress?.(end, N);
+  }
+
+  const rows: ResultRow[] = [];
+  for (const eps of s.eps)
+    for (const method of s.methods)
+      for (const lines of s.lines) {
+        const a = acc.get(keyOf(eps, method, lines))!;
+        const pct = (c: number): number => (a.n > 0 ? (100 * c) / a.n : 0);
+        rows.push({
+          eps,
+          method,
+          lines,
+          n: a.n,
+          misclassified: a.misclassified,
+          pgdBroken: pgdOn ? a.pgdBroken : null,
+          verified: a.verified,
+          cleanErrPct: pct(a.misclassified),
+          pgdErrPct: pgdOn ? pct(a.pgdBroken) : null,
+          verifiedErrPct: a.n > 0 ? pct(a.n - a.verified) : 100,
+          meanMarginLower: a.marginCount > 0 ? a.marginSum / a.marginCount : null,
+          nonFinite: a.nonFinite,
+          seconds: a.seconds,
+          ...(a.refused !== undefined ? { refused: a.refused } : {}),
+        });
+      }
+  return { n: N, rows, violations, warnings, certificates };
+}
+
+/** The classes j ≠ y of the margins z_y − z_j, ascending (the runtime's marginSpec order). */
+export function marginClasses(label: number, K: number): number[] {
+  return [...Array(K).keys()].filter((j) => j !== label);
+}
+
+/** One method's margin lower bounds for a batch, and per sample the first layer with NaN/Inf bounds. */
+interface BatchBounds {
+  readonly lower: Float32Array;
+  readonly badLayer: readonly (string | undefined)[];
+  readonly seconds: number;
+}
+
+async function batchBounds(
+  net: Verifiable,
+  x: tf.Tensor,
+  eps: number,
+  method: BoundMethod,
+  lines: LineStrategy,
+  labels: tf.Tensor1D,
+): Promise<BatchBounds> {
+  const t0 = performance.now();
+  const r = net.bounds(x, eps, method, lines, labels);
+  try {
+    const lower = (await r.lower.data()) as Float32Array;
+    const layers: FlatLayerBounds[] = [];
+    for (const L of r.intermediate ?? [])
+      layers.push({ layer: L.layer, lower: await L.lower.data(), upper: await L.upper.data() });
+    const B = x.shape[0]!;
+    const badLayer = Array.from({ length: B }, (_, b) => firstNonFiniteLayer(layers, b, B));
+    return { lower, badLayer, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    disposeResult(r);
+  }
+}
+
+function violation(
+  index: number,
+  label: number,
+  eps: number,
+  method: BoundMethod,
+  lines: LineStrategy,
+  lower: Float32Array,
+  witness: Witness,
+): SoundnessViolation {
+  return {
+    index,
+    label,
+    eps,
+    method,
+    lines,
+    minMarginLower: Math.min(...lower),
+    witnessLogits: witness ? Array.from(witness.logits) : [],
+    restart: witness?.restart ?? -1,
+  };
+}
