@@ -63,9 +63,20 @@ export function torchToInternal(p: ParamSpec, data: Float32Array): Float32Array 
               out[((y * kw + x) * i + b) * o + a] = data[((a * i + b) * kh + y) * kw + x]!;
       return out;
     }
-    case 'ramp.r':
-      return s.length === 3 ? chwToHwc(data, s[0]!, s[1]!, s[2]!) : (out.set(data), out);
+    case 'ramp.r': {
+      const m = mapShape(p);
+      return m ? chwToHwc(data, m[0]!, m[1]!, m[2]!) : (out.set(data), out);
+    }
   }
+}
+
+/**
+ * The [C, H, W] map whose C,H,W order a ParamRamp r follows: its own shape, or (a vector r after a
+ * flatten) the flattened map's shape.
+ */
+function mapShape(p: ParamSpec): Shape | undefined {
+  if (p.torchShape.length === 3) return p.torchShape;
+  return p.flattenedFrom && p.flattenedFrom.length === 3 ? p.flattenedFrom : undefined;
 }
 
 /** Internal-layout data → PyTorch-layout data (inverse of torchToInternal). */
@@ -94,8 +105,10 @@ export function internalToTorch(p: ParamSpec, data: Float32Array): Float32Array 
               out[((a * i + b) * kh + y) * kw + x] = data[((y * kw + x) * i + b) * o + a]!;
       return out;
     }
-    case 'ramp.r':
-      return s.length === 3 ? hwcToChw(data, s[0]!, s[1]!, s[2]!) : (out.set(data), out);
+    case 'ramp.r': {
+      const m = mapShape(p);
+      return m ? hwcToChw(data, m[0]!, m[1]!, m[2]!) : (out.set(data), out);
+    }
   }
 }
 

@@ -149,7 +149,7 @@ function rampLines<T>(N: Num<T>, eta: number, r: T, l: T, u0: T, adaptive: boole
     };
   }
   const a1 = N.gt(N.add(u, l), 0); // [u > −l]
-  const a2 = N.ge(N.sub(u, r), N.sub(r, l));
+  const a2 = N.gt(N.sub(u, r), N.sub(r, l)); // [(u − r) > (r − l)]
   const na2 = N.sub(1, a2);
   const [k1, b1] = chordFirst(N, l, yl, r, r); // (l, σ(l)) → (r, r)
   const k2 = N.div(yu, N.max(u, DEN_GUARD)); // (0, 0) → (u, σ(u)); intercept 0
