@@ -1,11 +1,12 @@
 /**
- * `npx tsx scripts/train-step.ts [--backend wasm] [--steps N] [--specs a,b]`
+ * `npx tsx scripts/train-step.ts [--backend wasm] [--steps N] [--specs a,b] [--methods ibp,crown-ibp] [--batch B]`
  *
  * Milliseconds per training step of the real trainer path (the generated `trainLoss` inside
- * `TrainSession.step`: gradients, PyTorch-style Adam, r clamp, epoch statistics) at batch 100,
+ * `TrainSession.step`: gradients, PyTorch-style Adam, r clamp, epoch statistics) at batch 100 (default),
  * ε = 0.1, on the bundled Fashion-MNIST subset, for an IBP step and a CROWN-IBP step (β = 0.5, so
  * both bound passes run) of each spec; one thread. The CROWN-IBP variant of a spec is the spec
- * with `method = crown-ibp`. Prints one line per (spec, method) with the median over N steps.
+ * with `method = crown-ibp`. Prints one line per (spec, method): the median wall time and the
+ * median CPU time (user + system) of a step; on a shared machine the CPU time is the steadier one.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : dflt;
 };
-const B = 100;
+const B = Number(arg('batch', '100'));
 const steps = Number(arg('steps', '20'));
 const info = await initBackend(arg('backend', 'wasm'), { threads: 1 });
 console.log(`backend ${info.detail}; batch ${B}; median of ${steps} steps after 3 warm-up steps`);
@@ -28,7 +29,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'vnet-step-'));
 
 for (const spec of arg('specs', 'fmnist-mlp,fmnist-cnn-small').split(',')) {
   const text = readFileSync(join('specs', `${spec}.vnet`), 'utf8');
-  for (const method of ['ibp', 'crown-ibp'] as const) {
+  for (const method of arg('methods', 'ibp,crown-ibp').split(',')) {
     const path = join(tmp, `${spec}-${method}.vnet`);
     writeFileSync(path, text.replace(/method\s*=\s*[a-z-]+/, `method = ${method}`));
     const mod = await loadSpecModule(path);
@@ -47,18 +48,26 @@ for (const spec of arg('specs', 'fmnist-mlp,fmnist-cnn-small').split(',')) {
       stream: { write: () => true },
     });
     const s: Schedule = { eps: 0.1, kappa: 0, beta: 0.5, eta: undefined, lr: 1e-3 };
-    const times: number[] = [];
+    const wall: number[] = [];
+    const cpu: number[] = [];
     let i = 0;
     for (const batch of run.batches(0)) {
       const t = performance.now();
+      const c = process.cpuUsage();
       run.step(batch, s, false, mod.trainLoss!);
       run.params[Object.keys(run.params)[0]!]!.dataSync(); // wait for the update
-      if (i++ >= 3) times.push(performance.now() - t);
-      if (times.length === steps) break;
+      const dc = process.cpuUsage(c);
+      if (i++ >= 3) {
+        wall.push(performance.now() - t);
+        cpu.push((dc.user + dc.system) / 1000);
+      }
+      if (wall.length === steps) break;
     }
-    times.sort((a, b) => a - b);
-    const med = times[Math.floor(times.length / 2)]!;
-    console.log(`${spec.padEnd(18)} ${method.padEnd(10)} ${med.toFixed(1).padStart(8)} ms/step  (${times.length} steps)`);
+    const med = (xs: number[]): string =>
+      [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!.toFixed(1);
+    console.log(
+      `${spec.padEnd(18)} ${method.padEnd(10)} wall ${med(wall).padStart(7)} ms  cpu ${med(cpu).padStart(7)} ms  (${wall.length} steps)`,
+    );
     run.dispose();
   }
 }

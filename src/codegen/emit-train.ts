@@ -141,8 +141,12 @@ function trainFunction(m: ModelIR, ramps: readonly Layer[]): string {
     : [
         '/**',
         ' * The epoch loop (paper-notes §5, §10): epochs whose end-of-epoch ε is 0 are clean (natural loss,',
-        ` * ${ramps.length ? 'ParamRamp as LeakyReLU(η), r frozen' : 'no bounds'}); ${ramps.length ? 'the first certified epoch starts by setting r to the mean activation; ' : ''}then the ε ramp.`,
-        ' * Resumes at run.startEpoch.',
+        ...(ramps.length
+          ? [
+              ' * no bounds, ParamRamp as LeakyReLU(η), r frozen); the first certified epoch starts by setting r',
+              ' * to the mean activation; then the ε ramp. Resumes at run.startEpoch.',
+            ]
+          : [' * no bounds); then the ε ramp. Resumes at run.startEpoch.']),
         ' */',
       ];
   const out = [

@@ -76,8 +76,30 @@ export function actOf(rel: Relaxation): ActSpec {
 }
 
 /** Whether tL is identically 0 by construction (lets LBP and CROWN skip it). */
-export function tLIsZero(rel: Relaxation): boolean {
+function tLIsZero(rel: Relaxation): boolean {
   return (rel as Partial<ActRelaxation>).tLZero === true;
+}
+
+/** Lines in mid/rad form: sm = (sU + sL)/2, sr = (sU − sL)/2, tm = (tU + tL)/2, tr = (tU − tL)/2. */
+export interface MidRadLines {
+  readonly sm: tf.Tensor;
+  readonly sr: tf.Tensor;
+  readonly tm: tf.Tensor;
+  readonly tr: tf.Tensor;
+}
+
+/** The mid/rad form of a relaxation (LBP and CROWN both work in it); skips tL when it is 0. */
+export function midRadLines(rel: Relaxation): MidRadLines {
+  const half = (a: tf.Tensor, b: tf.Tensor, sign: 1 | -1): tf.Tensor =>
+    tf.mul(sign > 0 ? tf.add(a, b) : tf.sub(a, b), 0.5);
+  const zero = tLIsZero(rel);
+  const tm = zero ? tf.mul(rel.tU, 0.5) : half(rel.tU, rel.tL, 1);
+  return {
+    sm: half(rel.sU, rel.sL, 1),
+    sr: half(rel.sU, rel.sL, -1),
+    tm,
+    tr: zero ? tm : half(rel.tU, rel.tL, -1),
+  };
 }
 
 /** Bounding lines of `a` on [l, u] (pre-activation bounds, [B, ...]) for the given strategy. */

@@ -12,10 +12,10 @@
  * side the reverse; both are written in mid/rad form: A' = A·sm ∓ |A|·sr.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { UserError } from '../cli/errors.js';
 import { numel } from '../ir/ir.js';
-import { tLIsZero } from './act.js';
+import { midRadLines } from './act.js';
 import { convPad } from './affine.js';
+import { crownBudgetFloats, MemoryBudgetError, mib } from './budget.js';
 import type { Conv2dCfg, InputBox, Relaxation } from './types.js';
 
 /** A backward pass in progress: lower form AL·z + cL and (unless lowerOnly) upper form AU·z + cU. */
@@ -95,9 +95,10 @@ function backAffine(
 /** Back through a dense layer W [in, out], b [out]. */
 export function backDense(f: BackState, W: tf.Tensor, b: tf.Tensor | undefined): BackState {
   const [nIn, nOut] = (W as tf.Tensor2D).shape;
+  const Wt = tf.transpose(W); // explicit: matMul's transpose flags are slow on wasm
   return backAffine(
     f,
-    (A, R) => tf.matMul(tf.reshape(A, [R, nOut]), tf.transpose(W)),
+    (A, R) => tf.matMul(tf.reshape(A, [R, nOut]), Wt),
     b ? (A, R) => tf.matMul(tf.reshape(A, [R, nOut]), tf.reshape(b, [nOut, 1])) : null,
     nIn + nOut,
   );
@@ -139,13 +140,11 @@ export function backAct(f: BackState, rel: Relaxation): BackState {
   const m = f.rows;
   const shape = rel.sL.shape.slice(1);
   const N = numel(shape);
-  const half = (a: tf.Tensor, b: tf.Tensor, sign: 1 | -1): tf.Tensor =>
-    tf.mul(sign > 0 ? tf.add(a, b) : tf.sub(a, b), 0.5);
-  const sm = tf.reshape(half(rel.sU, rel.sL, 1), [B, 1, N]);
-  const sr = tf.reshape(half(rel.sU, rel.sL, -1), [B, 1, N]);
-  const tLZero = tLIsZero(rel);
-  const tm = tf.reshape(tLZero ? tf.mul(rel.tU, 0.5) : half(rel.tU, rel.tL, 1), [B, N]);
-  const tr = tLZero ? tm : tf.reshape(half(rel.tU, rel.tL, -1), [B, N]);
+  const lines = midRadLines(rel);
+  const sm = tf.reshape(lines.sm, [B, 1, N]);
+  const sr = tf.reshape(lines.sr, [B, 1, N]);
+  const tm = tf.reshape(lines.tm, [B, N]);
+  const tr = tf.reshape(lines.tr, [B, N]);
   const view = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [f.shared ? 1 : B, m, N]);
   const out = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [B * m, ...shape]);
   const terms = (A: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] => {
@@ -213,24 +212,6 @@ export function backConcretize(f: BackState, box: InputBox): { lower: tf.Tensor2
   return concretizeWith(f, c, rho);
 }
 
-const DEFAULT_BUDGET_MB = 1024;
-
-/** A bound computation refused because it would exceed the memory budget (a UserError: exit 1). */
-export class MemoryBudgetError extends UserError {
-  constructor(message: string, help: readonly string[] = []) {
-    super(message, help);
-    this.name = 'MemoryBudgetError';
-  }
-}
-
-/** The full-CROWN memory budget in float32 values (env VNET_CROWN_BUDGET_MB, default 1 GiB). */
-export function crownBudgetFloats(): number {
-  const raw = typeof process !== 'undefined' ? process.env['VNET_CROWN_BUDGET_MB'] : undefined;
-  const mb = raw === undefined || raw === '' ? DEFAULT_BUDGET_MB : Number(raw);
-  if (!(mb > 0)) throw new UserError(`VNET_CROWN_BUDGET_MB must be a positive number of MiB, got '${raw}'`);
-  return (mb * 2 ** 20) / 4;
-}
-
 /**
  * Bounds of one layer's pre-activations by a full backward pass: the identity specification of
  * that layer (one row per neuron), walked back by `chain` (which starts with the layer's own
@@ -275,7 +256,6 @@ export function crownLayer(
   const perRow = B * peak;
   const q = Math.floor(budget / perRow);
   if (q < 1) {
-    const mib = (v: number): string => ((v * 4) / 2 ** 20).toFixed(1);
     throw new MemoryBudgetError(
       `full CROWN needs about ${mib(perRow)} MiB per neuron of a layer of shape [${shape.join(', ')}] at batch ${B}, ` +
         `over the budget of ${mib(budget)} MiB`,

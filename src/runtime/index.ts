@@ -32,9 +32,8 @@ export {
   backAct,
   backConcretize,
   crownLayer,
-  crownBudgetFloats,
-  MemoryBudgetError,
   type BackState,
 } from './back.js';
+export { crownBudgetFloats, MemoryBudgetError } from './budget.js';
 export { rngFromSeed, initParam, initTorchValues, type Rng } from './init.js';
 export * from './train/index.js';

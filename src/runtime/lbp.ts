@@ -15,11 +15,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { numel } from '../ir/ir.js';
-import { actForward, actOf, tLIsZero } from './act.js';
+import { actForward, actOf, midRadLines } from './act.js';
 import { convOp, dense, denseOp, type LinOp } from './affine.js';
+import { crownBudgetFloats, MemoryBudgetError, mib } from './budget.js';
 import type { Conv2dCfg, InputBox, Relaxation } from './types.js';
 
-/** Box centre c and radius ρ, flattened [B, n0], with the input map shape. */
+/** Box centre c and radius ρ, flattened [B, n0], and the input size n0. */
 interface LbpBox {
   readonly c: tf.Tensor2D;
   readonly rho: tf.Tensor2D;
@@ -84,27 +85,39 @@ function concretize(
   const B = box.c.shape[0];
   const N = numel(outShape);
   const n0 = box.n0;
-  const side = (A: tf.Tensor, sign: 1 | -1): tf.Tensor => {
-    let lin: tf.Tensor;
+  // [A·c, |A|·ρ] as [B, N]: one 2-D product while shared, batched row-vector products otherwise.
+  const terms = (A: tf.Tensor): [tf.Tensor, tf.Tensor] => {
     if (shared) {
       const A2 = tf.reshape(A, [n0, N]) as tf.Tensor2D;
-      const ac = tf.matMul(box.c, A2);
-      const ar = tf.matMul(box.rho, tf.abs(A2));
-      lin = sign > 0 ? tf.add(ac, ar) : tf.sub(ac, ar);
-    } else {
-      const A3 = tf.reshape(A, [B, n0, N]);
-      const ac = tf.matMul(tf.reshape(box.c, [B, 1, n0]), A3);
-      const ar = tf.matMul(tf.reshape(box.rho, [B, 1, n0]), tf.abs(A3));
-      lin = tf.reshape(sign > 0 ? tf.add(ac, ar) : tf.sub(ac, ar), [B, N]);
+      return [tf.matMul(box.c, A2), tf.matMul(box.rho, tf.abs(A2))];
     }
-    return lin;
+    const A3 = tf.reshape(A, [B, n0, N]);
+    const row = (v: tf.Tensor): tf.Tensor => tf.reshape(v, [B, 1, n0]);
+    const flat = (v: tf.Tensor): tf.Tensor => tf.reshape(v, [B, N]);
+    return [flat(tf.matMul(row(box.c), A3)), flat(tf.matMul(row(box.rho), tf.abs(A3)))];
   };
+  const tL = terms(R ? tf.sub(M, R) : M);
+  const tU = R ? terms(tf.add(M, R)) : tL;
   const flatBias = (t: Opt): Opt => (t === null ? null : tf.reshape(t, shared ? [N] : [B, N]));
-  const bL = sub(flatBias(mb), flatBias(rb));
-  const bU = add(flatBias(mb), flatBias(rb));
-  const lo = add(side(R ? tf.sub(M, R) : M, -1), bL)!;
-  const up = add(side(R ? tf.add(M, R) : M, 1), bU)!;
+  const lo = add(tf.sub(tL[0], tL[1]), sub(flatBias(mb), flatBias(rb)))!;
+  const up = add(tf.add(tU[0], tU[1]), add(flatBias(mb), flatBias(rb)))!;
   return { l: tf.reshape(lo, [B, ...outShape]), u: tf.reshape(up, [B, ...outShape]) };
+}
+
+/**
+ * Refuses (MemoryBudgetError, a UserError) a step that would need more than the memory budget:
+ * `perDirection` float32 values per input direction, for every sample unless still shared.
+ */
+function guard(s: LbpState, perDirection: number, perSample: boolean, shape: readonly number[]): void {
+  const B = s.x.shape[0]!;
+  const need = (perSample ? B : 1) * s.box.n0 * perDirection;
+  const budget = crownBudgetFloats();
+  if (need > budget)
+    throw new MemoryBudgetError(
+      `LBP needs about ${mib(need)} MiB for its linear bounds at a layer of shape [${shape.join(', ')}] ` +
+        `(batch ${B}, ${s.box.n0} input dimensions), over the budget of ${mib(budget)} MiB`,
+      ['use a smaller batch, or raise the budget with VNET_CROWN_BUDGET_MB'],
+    );
 }
 
 /** A per-layer tensor without a batch axis through a row-batched map. */
@@ -115,6 +128,7 @@ function applyShared(f: (t: tf.Tensor) => tf.Tensor, t: tf.Tensor, outShape: rea
 function lbpAffine(s: LbpState, op: LinOp): LbpState {
   const B = s.x.shape[0]!;
   const out = op.outShape;
+  guard(s, 2 * numel(op.inShape) + 6 * numel(out), !s.shared, out);
   // Clean x and the mid bias in one call of the affine map.
   let x: tf.Tensor;
   let mb: Opt;
@@ -156,22 +170,17 @@ export function lbpFlatten(s: LbpState): LbpState {
 }
 
 /**
- * Activation with lines `rel` (made by `relax` on this state's l, u; slopes ≥ 0; it carries σ): rescales the
- * linear forms per neuron (paper-notes §4, forward mode Eqs. 38–50). After this, l and u hold the
- * interval [σ(l), σ(u)] (LBP concretizes only after affine layers).
+ * Activation with lines `rel` (made by `relax` on this state's l, u, so it carries σ; slopes ≥ 0):
+ * rescales the linear forms per neuron (paper-notes §4, forward mode Eqs. 38–50). After this, l
+ * and u hold the interval [σ(l), σ(u)] (LBP concretizes only after affine layers).
  */
 export function lbpAct(s: LbpState, rel: Relaxation): LbpState {
   const B = s.x.shape[0]!;
   const shape = s.x.shape.slice(1);
   const N = numel(shape);
   const n0 = s.box.n0;
-  const half = (a: tf.Tensor, b: tf.Tensor, sign: 1 | -1): tf.Tensor =>
-    tf.mul(sign > 0 ? tf.add(a, b) : tf.sub(a, b), 0.5);
-  const sm = half(rel.sU, rel.sL, 1);
-  const sr = half(rel.sU, rel.sL, -1);
-  const tLZero = tLIsZero(rel);
-  const tm = tLZero ? tf.mul(rel.tU, 0.5) : half(rel.tU, rel.tL, 1);
-  const tr = tLZero ? tm : half(rel.tU, rel.tL, -1);
+  guard(s, 8 * N, true, shape);
+  const { sm, sr, tm, tr } = midRadLines(rel);
   const sm3 = tf.reshape(sm, [B, 1, N]);
   const sr3 = tf.reshape(sr, [B, 1, N]);
   const view = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [s.shared ? 1 : B, n0, N]);
@@ -225,18 +234,13 @@ export function lbpLast(
   const absCW = tf.abs(CW) as tf.Tensor3D;
   const CWt = tf.transpose(CW, [0, 2, 1]); // [B, n, m]; explicit (small) transposes keep matMul flag-free
   const Cb = b ? tf.reshape(tf.matMul(C2, tf.reshape(b, [K, 1])), [B, m]) : null;
-  // M·(C·W)ᵀ per sample; a shared M [n0, n] goes through one 2-D matMul (no broadcast batch axis).
-  const apply = (t: tf.Tensor, Wt: tf.Tensor): tf.Tensor =>
-    s.shared
-      ? tf.transpose(
-          tf.reshape(tf.matMul(tf.reshape(t, [n0, n]), tf.reshape(tf.transpose(Wt, [1, 0, 2]), [n, B * m])), [
-            n0,
-            B,
-            m,
-          ]),
-          [1, 0, 2],
-        )
-      : tf.matMul(tf.reshape(t, [B, n0, n]), Wt);
+  // M·(C·W)ᵀ per sample. A shared M [n0, n] takes one 2-D product with every sample's (C·W)ᵀ
+  // side by side (a broadcast batch axis in matMul would break tfjs's gradient).
+  const apply = (t: tf.Tensor, Wt: tf.Tensor): tf.Tensor => {
+    if (!s.shared) return tf.matMul(tf.reshape(t, [B, n0, n]), Wt);
+    const sideBySide = tf.reshape(tf.transpose(Wt, [1, 0, 2]), [n, B * m]);
+    return tf.transpose(tf.reshape(tf.matMul(tf.reshape(t, [n0, n]), sideBySide), [n0, B, m]), [1, 0, 2]);
+  };
   const M = tf.reshape(s.M === null ? CWt : apply(s.M, CWt), [B * n0, m]);
   const R = s.R === null ? null : tf.reshape(apply(s.R, tf.abs(CWt)), [B * n0, m]);
   const mb = add(s.mb === null ? null : perSample(s.mb, CW, s.shared), Cb);

@@ -19,25 +19,15 @@ export function evalOptions(meta: ModuleMeta): RunOptions {
   return meta.evalEta !== undefined ? { eta: meta.evalEta } : {};
 }
 
-/**
- * Largest batch for which `method` keeps its linear bounds within the runtime's memory budget
- * (crownBudgetFloats, env VNET_CROWN_BUDGET_MB). LBP and CROWN-LBP carry, per sample, lower and
- * upper matrices [n, n0] for every layer of n neurons (n0 inputs); a factor of 6 covers both sides
- * plus the temporaries of one affine step. Other methods are not capped here (full CROWN chunks
- * itself and refuses, see boundsChunked).
- */
-export function batchCap(meta: ModuleMeta, method: BoundMethod): number {
-  if (method !== 'lbp' && method !== 'crown-lbp') return Infinity;
-  const n0 = meta.inputCfg.shape.reduce((a, b) => a * b, 1);
-  const widest = Math.max(n0, ...meta.layers.map((l) => l.outShape.reduce((a, b) => a * b, 1)));
-  return Math.max(1, Math.floor(rt.crownBudgetFloats() / (6 * widest * n0)));
-}
+/** Per module and method: the largest chunk that has fitted the memory budget after a refusal. */
+const learnedCap = new WeakMap<GeneratedModule, Map<BoundMethod, number>>();
 
 /**
- * `mod.bounds` on raw inputs `x` over the ε-ball ∩ domain, in chunks of at most batchCap samples
- * (labels in `o` are sliced along). When full CROWN refuses a chunk for memory (the runtime
- * throws a UserError naming its estimate), the chunk is halved until it fits; a refusal at a
- * single sample becomes a `BoundRefusal` carrying the runtime's message.
+ * `mod.bounds` on raw inputs `x` over the ε-ball ∩ domain. When the runtime refuses a batch for
+ * memory (MemoryBudgetError: LBP's linear forms or full CROWN's rows would exceed the budget),
+ * the batch is halved until it fits, and the size that fitted is remembered for later calls with
+ * the same module and method; labels in `o` are sliced along. A refusal at a single sample
+ * becomes a `BoundRefusal` carrying the runtime's message.
  */
 export function boundsChunked(
   mod: GeneratedModule,
@@ -47,30 +37,33 @@ export function boundsChunked(
   method: BoundMethod,
   o: BoundOptions,
 ): BoundResult {
-  const meta = mod.meta;
+  const caps = learnedCap.get(mod) ?? new Map<BoundMethod, number>();
+  learnedCap.set(mod, caps);
   const once = (xs: tf.Tensor, labels: tf.Tensor1D | undefined): BoundResult =>
     tidyResult(() =>
-      mod.bounds(p, rt.inputBox(xs, eps, meta.inputCfg), method, { ...o, ...(labels ? { labels } : {}) }),
+      mod.bounds(p, rt.inputBox(xs, eps, mod.meta.inputCfg), method, { ...o, ...(labels ? { labels } : {}) }),
     );
-  const run = (xs: tf.Tensor, labels: tf.Tensor1D | undefined, cap: number): BoundResult => {
+  const run = (xs: tf.Tensor, labels: tf.Tensor1D | undefined): BoundResult => {
     const B = xs.shape[0]!;
+    const cap = caps.get(method) ?? Infinity;
     if (B <= cap) {
       try {
         return once(xs, labels);
       } catch (e) {
-        if (!(e instanceof UserError)) throw e;
+        if (!(e instanceof rt.MemoryBudgetError)) throw e;
         if (B <= 1) throw new BoundRefusal(e.message);
-        return run(xs, labels, Math.ceil(B / 2));
+        caps.set(method, Math.ceil(B / 2));
+        return run(xs, labels);
       }
     }
     const parts: BoundResult[] = [];
     try {
-      for (let start = 0; start < B; start += cap) {
-        const size = Math.min(cap, B - start);
+      for (let start = 0, size = 0; start < B; start += size) {
+        size = Math.min(caps.get(method)!, B - start);
         const xs2 = tf.slice(xs, start, size);
         const l2 = labels && tf.slice(labels, start, size);
         try {
-          parts.push(run(xs2, l2, cap));
+          parts.push(run(xs2, l2));
         } finally {
           tf.dispose(l2 ? [xs2, l2] : [xs2]);
         }
@@ -80,7 +73,7 @@ export function boundsChunked(
       parts.forEach(disposeResult);
     }
   };
-  return run(x, o.labels, batchCap(meta, method));
+  return run(x, o.labels);
 }
 
 /** The verifier's view of a generated module with loaded parameters (lower-only margin bounds, with intermediates). */

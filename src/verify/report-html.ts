@@ -170,7 +170,7 @@ export function renderReport(d: ReportData, chartJs: string): string {
     sections.push(
       `<section><h2>Bound gap versus ε</h2><div class="grid">${canvas(
         'gap',
-        `Mean logit bound gap mean(u − l) over ${d.gap.images} test images (log–log; cf. paper Fig. 3)`,
+        `Mean logit bound gap mean(u − l) over ${d.gap.images} test images (log–log; dashed: adaptive lines; cf. paper Fig. 3)`,
       )}</div></section>`,
     );
   }
@@ -234,7 +234,7 @@ const PAGE_SCRIPT = String.raw`
     return ds;
   }
   function epochChart(id, sets, y1) {
-    var scales = { x: { type: 'linear', title: { display: true, text: 'epoch' } }, y: { type: 'linear' } };
+    var scales = { x: { type: 'linear', title: { display: true, text: 'epoch' }, ticks: { precision: 0 } }, y: { type: 'linear' } };
     if (y1) scales.y1 = { type: 'linear', position: 'right', grid: { drawOnChartArea: false }, title: { display: true, text: y1 } };
     make(id, { type: 'scatter', data: { datasets: sets }, options: { scales: scales } });
   }
@@ -292,10 +292,13 @@ const PAGE_SCRIPT = String.raw`
       options: { indexAxis: 'y', scales: { x: { stacked: true, min: 0, max: 100 }, y: { stacked: true } } } });
   });
   if (d.gap) {
-    var gsets = d.gap.series.map(function (s, i) {
+    var methods = ['ibp', 'crown-ibp', 'lbp', 'crown-lbp', 'crown'];
+    var gsets = d.gap.series.map(function (s) {
       var pts = [];
       s.values.forEach(function (v, j) { if (v !== null && v > 0 && isFinite(v)) pts.push({ x: d.gap.eps[j], y: v }); });
-      return line(s.method + ' (' + s.lines + ')', pts, i, { pointRadius: 3, borderDash: s.lines === 'adaptive' ? [6, 3] : [] });
+      var label = s.method === 'ibp' ? 'ibp' : s.method + ' (' + s.lines + ')';
+      var dashed = s.lines === 'adaptive' && s.method !== 'ibp';
+      return line(label, pts, Math.max(0, methods.indexOf(s.method)), { pointRadius: dashed ? 2 : 3, borderDash: dashed ? [6, 3] : [] });
     });
     var decades = { callback: function (v) {
       var l = Math.log10(v);

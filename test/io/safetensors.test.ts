@@ -166,7 +166,8 @@ describe('mismatches against the network are all reported at once', () => {
       off += 4 * data.length;
     }
     header['conv1.bias'] = { dtype: 'I64', shape: [2], data_offsets: [off, off + 16] };
-    chunks.push(new Uint8Array(16));
+    header['bn.num_batches_tracked'] = { dtype: 'I64', shape: [], data_offsets: [off + 16, off + 24] };
+    chunks.push(new Uint8Array(24));
     const p2 = craft(header, Buffer.concat(chunks));
     const msg = userError(() => loadParams(p2, tinyMeta));
     expect(msg).toContain(p2);
@@ -176,7 +177,9 @@ describe('mismatches against the network are all reported at once', () => {
     expect(msg).toMatch(/'fc1.weight': shape \[8, 3\], expected \[3, 8\].*transpose/);
     expect(msg).toMatch(/tensor 'conv1.bias': dtype I64 is not supported/);
     expect(msg).toContain("'conv1.weight': 1 non-finite value");
-    expect(msg).toContain('(5 problems)');
+    expect(msg).toContain("extra tensor 'bn.num_batches_tracked' (not in the network)");
+    expect(msg).not.toContain("tensor 'bn.num_batches_tracked': dtype");
+    expect(msg).toContain('(6 problems)');
   });
 
   test('a wrapper prefix such as module. is recognised', () => {

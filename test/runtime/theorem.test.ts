@@ -2,7 +2,8 @@
  * Relations between the methods (paper-notes §3–4): Theorem 2 ordering with tight lines
  * (IBP ≤ {LBP, CROWN-IBP} ≤ CROWN-LBP ≤ CROWN for lower bounds, reversed for upper), constant lines
  * reproduce IBP for every method, LBP equals CROWN on one hidden layer, and full CROWN's row
- * chunking under a memory budget changes nothing (or refuses, naming the estimate).
+ * chunking under a memory budget changes nothing (or refuses, naming the estimate), and LBP refuses
+ * a batch that does not fit.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -142,6 +143,16 @@ describe('full CROWN under a memory budget', () => {
     expect(() => bounds(net, x, 0.1, 'crown', 'tight')).toThrow(rt.MemoryBudgetError);
     expect(() => bounds(net, x, 0.1, 'crown', 'tight')).toThrow(
       /MiB per neuron of a layer of shape \[6, 6, 4\] at batch 3/,
+    );
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('LBP refuses a batch whose linear bounds exceed the budget, naming the estimate', () => {
+    process.env['VNET_CROWN_BUDGET_MB'] = '0.01';
+    const before = tf.memory().numTensors;
+    expect(() => bounds(net, x, 0.1, 'lbp', 'tight')).toThrow(rt.MemoryBudgetError);
+    expect(() => bounds(net, x, 0.1, 'crown-lbp', 'tight')).toThrow(
+      /LBP needs about [\d.]+ MiB for its linear bounds at a layer of shape \[6, 6, 4\] \(batch 3, 36 input dimensions\)/,
     );
     expect(tf.memory().numTensors).toBe(before);
   });

@@ -67,14 +67,14 @@ describe('Adam (PyTorch semantics)', () => {
     tf.dispose([a, r]);
   });
 
-  it('export → import reproduces the next update bit for bit', () => {
+  it('export → import reproduces the next update bit for bit', async () => {
     const mk = (): tf.Variable => tf.variable(tf.tensor1d([0.1, 0.2, 0.3]));
     const a1 = mk();
     const adam1 = new Adam();
     for (let i = 0; i < 4; i++) tf.tidy(() => adam1.apply({ a: a1 }, { a: tf.tensor1d([i, -i, 0.5]) }, 1e-2));
     const a2 = tf.variable(a1.clone());
     const adam2 = new Adam();
-    adam2.importState({ a: a2 }, adam1.exportState());
+    adam2.importState({ a: a2 }, await adam1.exportState());
     tf.tidy(() => adam1.apply({ a: a1 }, { a: tf.tensor1d([0.7, 0.1, -3]) }, 1e-2));
     tf.tidy(() => adam2.apply({ a: a2 }, { a: tf.tensor1d([0.7, 0.1, -3]) }, 1e-2));
     expect(Array.from(a2.dataSync())).toEqual(Array.from(a1.dataSync()));

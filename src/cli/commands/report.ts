@@ -96,15 +96,16 @@ async function run(argv: readonly string[]): Promise<number> {
   const metrics: MetricPoint[] = rd.readMetrics();
   if (metrics.length === 0) notes.push(`${rd.metricsPath}: no epochs recorded; training curves left out.`);
   const recipe = existsSync(rd.recipePath) ? rd.readRecipe() : undefined;
-  if (recipe) facts.push(...primitiveFacts('', recipe));
+  if (recipe) {
+    facts.push(...primitiveFacts('', recipe));
+    for (const part of ['recipe', 'data'])
+      if (typeof recipe[part] === 'object' && recipe[part] !== null)
+        facts.push(...primitiveFacts(`${part}.`, recipe[part] as Record<string, unknown>));
+  }
   const sidecarPath = [rd.sidecarPath('best'), rd.sidecarPath('last')].find((p) => existsSync(p));
   const sidecar = sidecarPath ? readKindless(sidecarPath) : undefined;
   if (sidecar)
-    facts.push(
-      ...primitiveFacts(`${sidecar['checkpoint'] ?? 'checkpoint'} `, sidecar).filter(
-        ([k]) => !k.endsWith(' sha256'),
-      ),
-    );
+    facts.push(['checkpoint', `${String(sidecar['checkpoint'])} (epoch ${String(sidecar['epoch'])})`]);
 
   const verify =
     flagString(a, 'verify') !== undefined

@@ -7,6 +7,7 @@
  * a checkpoint.
  */
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from '../command.js';
 import { flagBool, flagNumber, flagString, parseArgs, usage, type FlagSpec } from '../args.js';
 import { UserError } from '../errors.js';
@@ -128,29 +129,39 @@ async function run(argv: readonly string[]): Promise<number> {
   const dir = session.runDir;
   const best = session.bestSoFar;
   const kind = best ? 'best' : 'last';
+  const epoch = best ? best.epoch : (session.metrics.at(-1)?.epoch ?? -1);
   session.dispose();
   if (!best)
     log('no checkpoint was selected: the ε ramp did not end within the epochs run; reporting the last one');
-  const params = loadParams(dir.paramsPath(kind), meta);
-  const test = await loadDataset(recipe.dataset, { ...dataOpts, split: 'test' });
-  const etaEval = meta.evalEta;
-  const ev = await evaluateIbp(mod, params, test, recipe.targetEps, { eta: etaEval });
-  const epoch = best ? best.epoch : (session.metrics.at(-1)?.epoch ?? -1);
-  writeJsonAtomic(dir.testPath, {
-    checkpoint: `${kind}.safetensors`,
-    epoch,
-    data: test.source,
-    images: ev.n,
-    eps: ev.eps,
-    eta: etaEval ?? null,
-    cleanErr: ev.cleanErr,
-    ibpVerifiedErr: ev.verifiedErr,
-  });
+  let test;
+  try {
+    test = await loadDataset(recipe.dataset, { ...dataOpts, split: 'test' });
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    log(`no test-set report: ${e.message}`);
+  }
+  if (test) {
+    const params = loadParams(dir.paramsPath(kind), meta);
+    const ev = await evaluateIbp(mod, params, test, recipe.targetEps, { eta: meta.evalEta });
+    tf.dispose(Object.values(params));
+    writeJsonAtomic(dir.testPath, {
+      checkpoint: `${kind}.safetensors`,
+      epoch,
+      data: test.source,
+      images: ev.n,
+      eps: ev.eps,
+      eta: meta.evalEta ?? null,
+      cleanErr: ev.cleanErr,
+      ibpVerifiedErr: ev.verifiedErr,
+    });
+    log(
+      `test set (${ev.n} images), ${kind} checkpoint (epoch ${epoch + 1}): clean error ${pct(ev.cleanErr)}, ` +
+        `IBP-verified error ${pct(ev.verifiedErr)} at ε = ${ev.eps}`,
+    );
+  }
   log(
-    `test set (${ev.n} images), ${kind} checkpoint (epoch ${epoch + 1}): clean error ${pct(ev.cleanErr)}, ` +
-      `IBP-verified error ${pct(ev.verifiedErr)} at ε = ${ev.eps}`,
+    `files: ${dir.paramsPath(kind)} (+ .json sidecar), ${dir.metricsPath}${test ? `, ${dir.testPath}` : ''}`,
   );
-  log(`files: ${dir.paramsPath(kind)} (+ .json sidecar), ${dir.metricsPath}, ${dir.testPath}`);
   log(`verify it: vnet verify ${spec} --weights ${dir.paramsPath(kind)}`);
   return 0;
 }

@@ -30,14 +30,15 @@ export interface StoredTensor extends NamedTensor {
 }
 
 /**
- * A decoded file. `problems` lists defects (bad offsets, unsupported dtype, ...); `rejected` names
- * the tensors that the header lists but that could not be decoded (they are not in `tensors`).
+ * A decoded file. `problems` lists defects (bad offsets, unsupported dtype, ...); `rejected` maps
+ * each tensor that the header lists but that could not be decoded (it is not in `tensors`) to its
+ * line in `problems`.
  */
 export interface DecodedSafetensors {
   readonly tensors: ReadonlyMap<string, StoredTensor>;
   readonly metadata: Readonly<Record<string, string>>;
   readonly problems: readonly string[];
-  readonly rejected: ReadonlySet<string>;
+  readonly rejected: ReadonlyMap<string, string>;
 }
 
 /** Largest header the reference implementation accepts (guards against garbage lengths). */
@@ -142,10 +143,11 @@ export function decodeSafetensors(bytes: Uint8Array, path: string): DecodedSafet
   const metadata: Record<string, string> = {};
   const spans: { name: string; begin: number; end: number }[] = [];
   const tensors = new Map<string, StoredTensor>();
-  const rejected = new Set<string>();
+  const rejected = new Map<string, string>();
   const reject = (name: string, why: string): void => {
-    rejected.add(name);
-    problems.push(`tensor '${name}': ${why}`);
+    const line = `tensor '${name}': ${why}`;
+    rejected.set(name, line);
+    problems.push(line);
   };
 
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
@@ -341,13 +343,16 @@ function commonPrefixHint(missing: readonly string[], extra: readonly string[]):
  */
 export function loadParams(path: string, meta: ModuleMeta): ParamSet {
   const d = decodeSafetensors(readBytes(path), path);
-  const problems = [...d.problems];
   const expected = new Set(meta.params.map((p) => p.name));
-  // A tensor the decoder rejected is listed in d.problems already; it is neither missing nor extra.
+  // An undecodable tensor that the network expects is reported with its defect (not as missing);
+  // one that the network does not expect is simply extra (e.g. BatchNorm's I64 counters).
+  const extraRejected = [...d.rejected].filter(([name]) => !expected.has(name));
+  const dropped = new Set(extraRejected.map(([, line]) => line));
+  const problems = d.problems.filter((p) => !dropped.has(p));
   const missing = meta.params
     .filter((p) => !d.tensors.has(p.name) && !d.rejected.has(p.name))
     .map((p) => p.name);
-  const extra = [...d.tensors.keys()].filter((k) => !expected.has(k));
+  const extra = [...d.tensors.keys(), ...extraRejected.map(([name]) => name)].filter((k) => !expected.has(k));
   for (const m of missing) {
     const p = meta.params.find((q) => q.name === m)!;
     const near = closest(m, extra);
@@ -355,8 +360,10 @@ export function loadParams(path: string, meta: ModuleMeta): ParamSet {
       `missing tensor '${m}' ${fmtShape(p.torchShape)}${near ? ` (the file has '${near}')` : ''}`,
     );
   }
-  for (const e of extra)
-    problems.push(`extra tensor '${e}' ${fmtShape(d.tensors.get(e)!.shape)} (not in the network)`);
+  for (const e of extra) {
+    const t = d.tensors.get(e);
+    problems.push(`extra tensor '${e}'${t ? ` ${fmtShape(t.shape)}` : ''} (not in the network)`);
+  }
   for (const p of meta.params) {
     const t = d.tensors.get(p.name);
     if (!t) continue;

@@ -69,11 +69,15 @@ export class Adam {
     return this.slots.get(name)?.step ?? 0;
   }
 
-  /** The state of every parameter updated so far, by name. */
-  exportState(): Record<string, AdamSlot> {
+  /** The state of every parameter updated so far, by name (asynchronous reads: GPU backends allow no others). */
+  async exportState(): Promise<Record<string, AdamSlot>> {
     const out: Record<string, AdamSlot> = {};
     for (const [name, s] of this.slots)
-      out[name] = { m: s.m.dataSync() as Float32Array, v: s.v.dataSync() as Float32Array, step: s.step };
+      out[name] = {
+        m: (await s.m.data()) as Float32Array,
+        v: (await s.v.data()) as Float32Array,
+        step: s.step,
+      };
     return out;
   }
 

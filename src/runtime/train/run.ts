@@ -245,8 +245,9 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
         throw new UserError(`--resume: ${o.outDir} holds no run to resume`, [
           'start a new run without --resume',
         ]);
-      const conflicts = resumeConflicts(dir.readRecipe(), identity);
-      const cmd = dir.readRecipe()['command'];
+      const recorded = dir.readRecipe();
+      const conflicts = resumeConflicts(recorded, identity);
+      const cmd = recorded['command'];
       if (conflicts.length)
         throw new UserError(
           `cannot resume the run in ${o.outDir}:\n${conflicts.map((c) => `  - ${c}`).join('\n')}`,
@@ -436,8 +437,8 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
     this.dir.writeState({
       epoch,
       specHash: meta.specHash,
-      params: paramArrays(this.params),
-      adam: this.adam.exportState(),
+      params: await paramArrays(this.params),
+      adam: await this.adam.exportState(),
       best: this.best,
     });
     const left = (r.epochs - epoch - 1) * rec.seconds;
@@ -469,11 +470,14 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
     });
   }
 
-  /** Redraws the bar; the running loss is read from the device at most every PROGRESS_READ_MS (TTY only). */
+  /**
+   * Redraws the bar; the running loss is read from the device at most every PROGRESS_READ_MS, on a
+   * TTY, and not on WebGPU (whose synchronous reads do not work in Node; the loss shows per epoch).
+   */
   private progress(step: number, eps: number): void {
     if (!this.bar) return;
     const now = performance.now();
-    if (!this.tty || !this.acc || now - this.lastRead < PROGRESS_READ_MS) {
+    if (!this.tty || !this.acc || now - this.lastRead < PROGRESS_READ_MS || tf.getBackend() === 'webgpu') {
       this.bar.update(step);
       return;
     }

@@ -245,9 +245,9 @@ function readJson(path: string): Record<string, unknown> {
 }
 
 /** The parameters of a set as host arrays (internal layout), by ident. */
-export function paramArrays(p: ParamSet): Record<string, Float32Array> {
+export async function paramArrays(p: ParamSet): Promise<Record<string, Float32Array>> {
   const out: Record<string, Float32Array> = {};
-  for (const [name, v] of Object.entries(p)) out[name] = v.dataSync() as Float32Array;
+  for (const [name, v] of Object.entries(p)) out[name] = (await v.data()) as Float32Array;
   return out;
 }
 

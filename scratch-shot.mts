@@ -1,0 +1,11 @@
+import { chromium } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+const [file, out] = process.argv.slice(2);
+const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'shot-')), { executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'], viewport: { width: 1280, height: 900 } });
+const page = await ctx.newPage();
+await page.goto('file://' + file);
+await page.waitForFunction(() => Array.isArray((window as any).vnetCharts));
+await page.screenshot({ path: out!, fullPage: true });
+await ctx.close();
