@@ -14,6 +14,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Tensor } from '@tensorflow/tfjs-core';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const SPECS = ['fmnist-mlp', 'fmnist-cnn-small'] as const;
@@ -104,7 +105,7 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
     const eta = mod.meta.evalEta;
     for (const method of METHODS) {
       if (quick && method === 'crown') continue;
-      const run = (): tf.Tensor | tf.Tensor[] | undefined => {
+      const run = (): Tensor | Tensor[] | undefined => {
         switch (method) {
           case 'forward':
             return mod.forward(p, x, { eta });

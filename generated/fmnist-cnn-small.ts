@@ -33,9 +33,9 @@ type Acts = {
 
 /** Bounding lines of each activation, filled layer by layer. */
 type Relax = {
-  relu1?: rt.Relaxation;
-  relu2?: rt.Relaxation;
-  relu3?: rt.Relaxation;
+  relu1?: rt.ActRelaxation;
+  relu2?: rt.ActRelaxation;
+  relu3?: rt.ActRelaxation;
 };
 
 /** Everything known about this network at compile time. */
@@ -225,7 +225,7 @@ export function activations(p: Params, x: tf.Tensor, o: rt.RunOptions = {}): { l
 
 /** Interval bound propagation (mid/rad form; logits fused). Bounds on C·logits (margins with labels); see rt.BoundOptions. */
 export function ibp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.BoundResult {
-  return tf.tidy(() => {
+  return rt.tidyBounds(() => {
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
@@ -251,7 +251,7 @@ export function ibp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.Bo
 
 /** Linear bound propagation: one forward sweep of linear bounds in the input. Bounds on C·logits (margins with labels); see rt.BoundOptions. */
 export function lbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.BoundResult {
-  return tf.tidy(() => {
+  return rt.tidyBounds(() => {
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
@@ -277,7 +277,7 @@ export function lbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.Bo
 
 /** CROWN backward pass on IBP intermediate bounds (CROWN-IBP). Bounds on C·logits (margins with labels); see rt.BoundOptions. */
 export function crownIbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.BoundResult {
-  return tf.tidy(() => {
+  return rt.tidyBounds(() => {
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
@@ -308,7 +308,7 @@ export function crownIbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
 
 /** CROWN backward pass on LBP intermediate bounds (CROWN-LBP). Bounds on C·logits (margins with labels); see rt.BoundOptions. */
 export function crownLbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.BoundResult {
-  return tf.tidy(() => {
+  return rt.tidyBounds(() => {
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
@@ -339,7 +339,7 @@ export function crownLbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
 
 /** Full CROWN: every pre-activation bound by its own backward pass, then the output pass. Bounds on C·logits (margins with labels); see rt.BoundOptions. */
 export function crown(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.BoundResult {
-  return tf.tidy(() => {
+  return rt.tidyBounds(() => {
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
@@ -469,8 +469,7 @@ export function trainLoss(p: Params, x: tf.Tensor, y: tf.Tensor1D, st: rt.StepSt
 
 /**
  * The epoch loop (paper-notes §5, §10): epochs whose end-of-epoch ε is 0 are clean (natural loss,
- * no bounds); then the ε ramp.
- * Resumes at run.startEpoch.
+ * no bounds); then the ε ramp. Resumes at run.startEpoch.
  */
 export async function train(run: rt.TrainRun<Params>): Promise<void> {
   const r = run.recipe;
@@ -482,4 +481,3 @@ export async function train(run: rt.TrainRun<Params>): Promise<void> {
     await run.endEpoch(epoch, clean, schedule(epoch, n, n, r));
   }
 }
-

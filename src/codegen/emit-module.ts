@@ -459,7 +459,7 @@ function boundFunction(name: string, doc: string, body: (w: CodeBlockWriter) => 
     ],
     returnType: 'rt.BoundResult',
     statements: (w) => {
-      w.writeLine('return tf.tidy(() => {');
+      w.writeLine('return rt.tidyBounds(() => {');
       w.indent(() => {
         w.writeLine('const a = resolveActs(p, o);');
         w.writeLine('const C = rt.specFor(o, meta.classes);');

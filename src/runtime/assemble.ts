@@ -14,6 +14,14 @@ export function specFor(o: BoundOptions, classes: number): tf.Tensor3D | undefin
   return undefined;
 }
 
+/**
+ * tf.tidy for a bound function: keeps exactly the tensors of the returned BoundResult. (BoundResult
+ * is an interface, which tf.tidy's TensorContainer type does not admit, hence the cast.)
+ */
+export function tidyBounds(fn: () => BoundResult): BoundResult {
+  return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as BoundResult;
+}
+
 /** One activation layer's pre-activation bounds as the generated code hands them over. */
 export type PreActivation = readonly [layer: string, lower: tf.Tensor, upper: tf.Tensor];
 
