@@ -134,9 +134,9 @@ export function renderReport(d: ReportData, chartJs: string): string {
     `<figure><figcaption>${escapeHtml(title)}</figcaption><div class="chart"><canvas id="${escapeHtml(id)}"></canvas></div></figure>`;
   const sections: string[] = [];
   sections.push(
-    `<section><h2>Run</h2><table class="facts">${d.facts
-      .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
-      .join('')}</table></section>`,
+    `<section><h2>Run</h2><div class="facts">${d.facts
+      .map(([k, v]) => `<div><b>${escapeHtml(k)}</b> ${escapeHtml(v)}</div>`)
+      .join('')}</div></section>`,
   );
   if (d.metrics.length > 0) {
     sections.push(
@@ -192,7 +192,9 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; border-bottom: 1p
 figure { margin: 0; } figcaption { font-weight: 600; margin-bottom: 4px; }
 .chart { position: relative; height: 320px; }
 table { border-collapse: collapse; margin-top: 12px; } th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: right; }
-th:first-child, td:first-child, table.facts th { text-align: left; } table.facts td { text-align: left; }
+th:first-child, td:first-child { text-align: left; }
+.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 2px 16px; }
+.facts div { overflow-wrap: anywhere; } .facts b { color: #555; font-weight: 600; }
 .meta { color: #666; }
 </style>
 </head>
@@ -273,7 +275,7 @@ const PAGE_SCRIPT = String.raw`
       if (pgd) sets.push({ type: 'line', label: 'PGD error', data: methods.map(function () { return pgd.pgdErrPct; }),
         borderColor: '#000', borderDash: [4, 4], pointRadius: 0, borderWidth: 1.5 });
       sets.push({ type: 'line', label: 'clean error', data: methods.map(function () { return rows[0].cleanErrPct; }),
-        borderColor: '#888', borderDash: [1, 3], pointRadius: 0, borderWidth: 1.5 });
+        borderColor: '#555', borderDash: [2, 2], pointRadius: 0, borderWidth: 2 });
       make(vIds[k], { type: 'bar', data: { labels: methods, datasets: sets },
         options: { scales: { y: { min: 0, max: 100, title: { display: true, text: 'error (%)' } } } } });
     });

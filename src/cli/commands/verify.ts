@@ -206,8 +206,12 @@ export function reportVerify(r: EvalReport, c: VerifyContext, io: VerifyIo = pro
   if (c.json) io.out(JSON.stringify(verifyJson(r, c), null, 2) + '\n');
   else {
     const eta = c.meta.evalEta !== undefined ? `, η = ${c.meta.evalEta}` : '';
+    const pgdText =
+      c.pgd.restarts > 0 && c.pgd.steps >= 0
+        ? `PGD ${c.pgd.steps} steps × ${c.pgd.restarts} restarts, step ${c.pgd.stepSize.join('/')}`
+        : 'PGD off';
     io.out(
-      `${c.meta.name}: ${r.n} ${c.meta.train.dataset} ${c.split} samples, PGD ${c.pgd.steps} steps × ${c.pgd.restarts} restarts${eta}\n`,
+      `${c.meta.name}: ${r.n} ${c.meta.train.dataset} ${c.split} samples, ${pgdText}${eta}\n`,
     );
     io.out(formatVerifyTable(r.rows) + '\n');
     for (const row of r.rows.filter((x) => x.refused !== undefined))
