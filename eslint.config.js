@@ -3,7 +3,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'coverage/**', 'runs/**', 'generated/**', 'data/**', 'models/**', 'bin/**'] },
+  {
+    ignores: ['node_modules/**', 'coverage/**', 'runs/**', 'generated/**', 'data/**', 'models/**', 'bin/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -18,7 +18,16 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const SPECS = ['fmnist-mlp', 'fmnist-cnn-small'] as const;
-const METHODS = ['forward', 'ibp', 'crown-ibp', 'lbp', 'crown-lbp', 'crown', 'train-ibp', 'train-crown-ibp'] as const;
+const METHODS = [
+  'forward',
+  'ibp',
+  'crown-ibp',
+  'lbp',
+  'crown-lbp',
+  'crown',
+  'train-ibp',
+  'train-crown-ibp',
+] as const;
 type Method = (typeof METHODS)[number];
 
 export interface BenchRecord {
@@ -44,7 +53,11 @@ const median = (xs: number[]): number => {
 };
 
 /** Time `f` (synchronous, returns something to wait for): one warm-up, then until `reps` runs or `budgetMs`. */
-async function timeIt(f: () => Promise<void>, reps: number, budgetMs: number): Promise<{ ms: number; n: number }> {
+async function timeIt(
+  f: () => Promise<void>,
+  reps: number,
+  budgetMs: number,
+): Promise<{ ms: number; n: number }> {
   await f();
   const times: number[] = [];
   const t0 = performance.now();
@@ -74,7 +87,9 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
 
   if (backend === 'wasm' || (backend === 'auto' && info.name === 'wasm')) {
     // compile time is backend-independent: measure it once, in the wasm child
-    const specs = (await import('node:fs')).readdirSync(join(ROOT, 'specs')).filter((f) => f.endsWith('.vnet'));
+    const specs = (await import('node:fs'))
+      .readdirSync(join(ROOT, 'specs'))
+      .filter((f) => f.endsWith('.vnet'));
     for (const f of specs.sort()) {
       const path = join('specs', f);
       const { ms, n } = await timeIt(
@@ -118,7 +133,11 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
                   const lb =
                     method === 'train-ibp'
                       ? lbI
-                      : rt.betaMix(lbI, mod.crownIbp(p, box, { labels: y, lines: 'adaptive', lowerOnly: true }).lower, 0.5);
+                      : rt.betaMix(
+                          lbI,
+                          mod.crownIbp(p, box, { labels: y, lines: 'adaptive', lowerOnly: true }).lower,
+                          0.5,
+                        );
                   return rt.robustCrossEntropy(lb);
                 }),
               true,
@@ -166,7 +185,9 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
     tf.dispose([x, y, box.x, box.lo, box.hi]);
     tf.dispose(vars);
   }
-  process.stdout.write(`PEAKRSS ${JSON.stringify({ backend: info.name, detail: info.detail, mb: process.resourceUsage().maxRSS / 1024 })}\n`);
+  process.stdout.write(
+    `PEAKRSS ${JSON.stringify({ backend: info.name, detail: info.detail, mb: process.resourceUsage().maxRSS / 1024 })}\n`,
+  );
 }
 
 function fmt(n: number | undefined, digits = 1): string {
@@ -183,13 +204,25 @@ function parent(): void {
   for (const b of backends) {
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', b, '--reps', String(reps), ...(quick ? ['--quick'] : [])],
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        '--child',
+        b,
+        '--reps',
+        String(reps),
+        ...(quick ? ['--quick'] : []),
+      ],
       { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 2 ** 20, env: { ...process.env } },
     );
     const lines = (r.stdout ?? '').split('\n');
-    const got = lines.filter((l) => l.startsWith('RECORD ')).map((l) => JSON.parse(l.slice(7)) as BenchRecord);
+    const got = lines
+      .filter((l) => l.startsWith('RECORD '))
+      .map((l) => JSON.parse(l.slice(7)) as BenchRecord);
     if (got.length === 0) {
-      const why = (r.stderr || r.stdout || '').trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${r.status}`;
+      const why =
+        (r.stderr || r.stdout || '').trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${r.status}`;
       console.log(`backend ${b}: not available (${why})`);
       continue;
     }
@@ -201,7 +234,9 @@ function parent(): void {
     }
   }
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`\nvnet bench — ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+  console.log(
+    `\nvnet bench — ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+  );
   for (const m of machines) console.log(`  ${m}`);
   const compile = records.filter((r) => r.method === 'compile');
   if (compile.length) {
@@ -218,7 +253,8 @@ function parent(): void {
       `| ${r.spec} | ${r.backend} | ${r.method} | ${fmt(r.msPerBatch)} | ${fmt(r.imagesPerSec)} | ${fmt(r.peakTensorMB)} | ${r.reps} | ${r.weights ?? ''}${r.note ? ` (${r.note})` : ''} |`,
     );
   const jsonPath = arg('json');
-  if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ machine: { cpu, cores: cpus().length }, records }, null, 2));
+  if (jsonPath)
+    writeFileSync(jsonPath, JSON.stringify({ machine: { cpu, cores: cpus().length }, records }, null, 2));
 }
 
 if (process.argv.includes('--child')) {

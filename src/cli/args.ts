@@ -67,12 +67,18 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
   return { positionals, flags };
 }
 
-export function usage(command: string, synopsis: string, summary: string, specs: readonly FlagSpec[]): string {
+export function usage(
+  command: string,
+  synopsis: string,
+  summary: string,
+  specs: readonly FlagSpec[],
+): string {
   const lines = [`usage: vnet ${command} ${synopsis}`, '', summary, ''];
   if (specs.length) {
     lines.push('options:');
     for (const s of specs) {
-      const v = s.type === 'bool' ? '' : s.type === 'list' ? ' A,B,...' : s.type === 'number' ? ' N' : ' VALUE';
+      const v =
+        s.type === 'bool' ? '' : s.type === 'list' ? ' A,B,...' : s.type === 'number' ? ' N' : ' VALUE';
       const d = s.default !== undefined ? ` (default: ${String(s.default)})` : '';
       lines.push(`  --${s.name}${v}`.padEnd(30) + ` ${s.help}${d}`);
     }

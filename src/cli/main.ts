@@ -35,7 +35,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const cmd: Command | undefined = commands.find((c) => c.name === name);
   if (!cmd) {
-    const s = closest(name, commands.map((c) => c.name));
+    const s = closest(
+      name,
+      commands.map((c) => c.name),
+    );
     console.error(`error: unknown command '${name}'`);
     if (s) console.error(`help: did you mean 'vnet ${s}'?`);
     console.error("Run 'vnet --help' for the list of commands.");

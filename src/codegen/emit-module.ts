@@ -115,9 +115,21 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
     `readonly ${p.ident}: tf.Variable;`,
   ]);
   statements.push(
-    typeAlias(`Trainable parameters of network \`${m.name}\`, internal layout (src/runtime/layout.ts).`, 'export type Params', paramLines),
-    typeAlias('Activation functions of one call (η, r resolved by the runtime).', 'type Acts', acts.map((l) => `readonly ${l.ident}: rt.ActSpec;`)),
-    typeAlias('Bounding lines of each activation, filled layer by layer.', 'type Relax', acts.map((l) => `${l.ident}?: rt.ActRelaxation;`)),
+    typeAlias(
+      `Trainable parameters of network \`${m.name}\`, internal layout (src/runtime/layout.ts).`,
+      'export type Params',
+      paramLines,
+    ),
+    typeAlias(
+      'Activation functions of one call (η, r resolved by the runtime).',
+      'type Acts',
+      acts.map((l) => `readonly ${l.ident}: rt.ActSpec;`),
+    ),
+    typeAlias(
+      'Bounding lines of each activation, filled layer by layer.',
+      'type Relax',
+      acts.map((l) => `${l.ident}?: rt.ActRelaxation;`),
+    ),
   );
 
   // meta and layer configs: constant tables
@@ -151,7 +163,9 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
     statements: (w) => {
       w.writeLine('const rng = rt.rngFromSeed(seed);');
       w.write('return {').newLine();
-      w.indent(() => m.params.forEach((p, i) => w.writeLine(`${p.ident}: rt.initParam(meta.params[${i}]!, rng),`)));
+      w.indent(() =>
+        m.params.forEach((p, i) => w.writeLine(`${p.ident}: rt.initParam(meta.params[${i}]!, rng),`)),
+      );
       w.writeLine('};');
     },
   });
@@ -213,7 +227,8 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
       { name: 'o', type: 'rt.RunOptions', initializer: '{}' },
     ],
     returnType: 'tf.Tensor2D',
-    statements: 'return tf.tidy(() => forwardCore(p, rt.normalize(x, meta.inputCfg), resolveActs(p, o)).logits);',
+    statements:
+      'return tf.tidy(() => forwardCore(p, rt.normalize(x, meta.inputCfg), resolveActs(p, o)).logits);',
   });
   statements.push({
     kind: StructureKind.Function,
@@ -232,11 +247,21 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
   // IBP and LBP sweeps
   for (const kind of ['ibp', 'lbp'] as const) {
     statements.push(
-      boundFunction(kind, kind === 'ibp' ? 'Interval bound propagation (mid/rad form; logits fused).' : 'Linear bound propagation: one forward sweep of linear bounds in the input.', (w) => {
-        sweep(w, m, kind, kind === 'lbp' ? 'relax' : 'none');
-        w.writeLine(`const s_${last.ident} = rt.${kind}Last(s_${prevName(layers.length - 1)}, ${weightOf(last)}, ${biasOf(last)}, C);`);
-        w.writeLine(`return rt.boundResult(s_${last.ident}.l, s_${last.ident}.u, s_${last.ident}.x, o, ${preList(m)});`);
-      }),
+      boundFunction(
+        kind,
+        kind === 'ibp'
+          ? 'Interval bound propagation (mid/rad form; logits fused).'
+          : 'Linear bound propagation: one forward sweep of linear bounds in the input.',
+        (w) => {
+          sweep(w, m, kind, kind === 'lbp' ? 'relax' : 'none');
+          w.writeLine(
+            `const s_${last.ident} = rt.${kind}Last(s_${prevName(layers.length - 1)}, ${weightOf(last)}, ${biasOf(last)}, C);`,
+          );
+          w.writeLine(
+            `return rt.boundResult(s_${last.ident}.l, s_${last.ident}.u, s_${last.ident}.x, o, ${preList(m)});`,
+          );
+        },
+      ),
     );
   }
 
@@ -246,39 +271,51 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
     ['crownLbp', 'lbp'],
   ] as const) {
     statements.push(
-      boundFunction(name, `CROWN backward pass on ${kind.toUpperCase()} intermediate bounds (${kind === 'ibp' ? 'CROWN-IBP' : 'CROWN-LBP'}).`, (w) => {
-        w.writeLine('const r: Relax = {};');
-        sweep(w, m, kind, 'keep');
-        const top = `s_${prevName(layers.length - 1)}`;
-        w.writeLine(`const logits = rt.dense(${top}.x, ${weightOf(last)}, ${biasOf(last)});`);
-        w.writeLine('const out = rt.backConcretize(backOutput(p, C, box, o, r), box);');
-        w.writeLine(`return rt.boundResult(out.lower, out.upper, logits, o, ${preList(m)});`);
-      }),
+      boundFunction(
+        name,
+        `CROWN backward pass on ${kind.toUpperCase()} intermediate bounds (${kind === 'ibp' ? 'CROWN-IBP' : 'CROWN-LBP'}).`,
+        (w) => {
+          w.writeLine('const r: Relax = {};');
+          sweep(w, m, kind, 'keep');
+          const top = `s_${prevName(layers.length - 1)}`;
+          w.writeLine(`const logits = rt.dense(${top}.x, ${weightOf(last)}, ${biasOf(last)});`);
+          w.writeLine('const out = rt.backConcretize(backOutput(p, C, box, o, r), box);');
+          w.writeLine(`return rt.boundResult(out.lower, out.upper, logits, o, ${preList(m)});`);
+        },
+      ),
     );
   }
 
   // full CROWN
   statements.push(
-    boundFunction('crown', 'Full CROWN: every pre-activation bound by its own backward pass, then the output pass.', (w) => {
-      w.writeLine('const r: Relax = {};');
-      for (const l of acts) {
-        const src = layers[l.index - 1];
-        w.writeLine(layerComment(m, l));
-        if (!src) {
-          w.writeLine(`const b_${l.ident} = { lower: box.lo, upper: box.hi };`);
-        } else {
-          const shape = internalActShape(src.outShape);
+    boundFunction(
+      'crown',
+      'Full CROWN: every pre-activation bound by its own backward pass, then the output pass.',
+      (w) => {
+        w.writeLine('const r: Relax = {};');
+        for (const l of acts) {
+          const src = layers[l.index - 1];
+          w.writeLine(layerComment(m, l));
+          if (!src) {
+            w.writeLine(`const b_${l.ident} = { lower: box.lo, upper: box.hi };`);
+          } else {
+            const shape = internalActShape(src.outShape);
+            w.writeLine(
+              `const b_${l.ident} = rt.crownLayer(box, [${shape.join(', ')}], false, (f) => through_${src.ident}(p, f, r));`,
+            );
+          }
           w.writeLine(
-            `const b_${l.ident} = rt.crownLayer(box, [${shape.join(', ')}], false, (f) => through_${src.ident}(p, f, r));`,
+            `r.${l.ident} = rt.relax(a.${l.ident}, b_${l.ident}.lower, b_${l.ident}.upper, lines);`,
           );
         }
-        w.writeLine(`r.${l.ident} = rt.relax(a.${l.ident}, b_${l.ident}.lower, b_${l.ident}.upper, lines);`);
-      }
-      w.writeLine('const logits = forwardCore(p, box.x, a).logits;');
-      w.writeLine('const out = rt.backConcretize(backOutput(p, C, box, o, r), box);');
-      const pre = acts.map((l) => `[${JSON.stringify(l.name)}, b_${l.ident}.lower, b_${l.ident}.upper]`).join(', ');
-      w.writeLine(`return rt.boundResult(out.lower, out.upper, logits, o, [${pre}]);`);
-    }),
+        w.writeLine('const logits = forwardCore(p, box.x, a).logits;');
+        w.writeLine('const out = rt.backConcretize(backOutput(p, C, box, o, r), box);');
+        const pre = acts
+          .map((l) => `[${JSON.stringify(l.name)}, b_${l.ident}.lower, b_${l.ident}.upper]`)
+          .join(', ');
+        w.writeLine(`return rt.boundResult(out.lower, out.upper, logits, o, [${pre}]);`);
+      },
+    ),
   );
 
   // backward chain
@@ -297,7 +334,9 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
     statements: (w) => {
       w.writeLine(layerComment(m, last));
       const f = `rt.backLast(${weightOf(last)}, ${biasOf(last)}, C, box.x.shape[0]!, o.lowerOnly ?? false)`;
-      w.writeLine(body.length ? `return through_${body[body.length - 1]!.ident}(p, ${f}, r);` : `return ${f};`);
+      w.writeLine(
+        body.length ? `return through_${body[body.length - 1]!.ident}(p, ${f}, r);` : `return ${f};`,
+      );
     },
   });
   body.forEach((l, i) => {
@@ -350,7 +389,11 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
     `// @generated by vnet ${COMPILER_VERSION} from ${pathText(m.sourcePath)} (sha256 ${m.specHash.slice(0, 16)}).\n` +
     '// Do not edit: change the spec and run `npm run gen` (or `vnet compile`).\n' +
     '/* eslint-disable */\n';
-  const sf = project.createSourceFile('module.ts', { statements, leadingTrivia: banner }, { overwrite: true });
+  const sf = project.createSourceFile(
+    'module.ts',
+    { statements, leadingTrivia: banner },
+    { overwrite: true },
+  );
   let text = sf.getFullText();
   if (!text.endsWith('\n')) text += '\n';
   return text;
@@ -406,7 +449,12 @@ function backExpr(l: Layer, f: string): string {
  * 'none' (IBP: activations are monotone maps), 'relax' (LBP: lines from the stored bounds),
  * 'keep' (also store the lines in `r` for the backward pass that follows).
  */
-function sweep(w: CodeBlockWriter, m: ModelIR, kind: 'ibp' | 'lbp', relaxMode: 'none' | 'relax' | 'keep'): void {
+function sweep(
+  w: CodeBlockWriter,
+  m: ModelIR,
+  kind: 'ibp' | 'lbp',
+  relaxMode: 'none' | 'relax' | 'keep',
+): void {
   w.writeLine(`const s_input = rt.${kind}Input(box);`);
   m.layers.slice(0, -1).forEach((l, i) => {
     const prev = i === 0 ? 's_input' : `s_${m.layers[i - 1]!.ident}`;
@@ -416,7 +464,9 @@ function sweep(w: CodeBlockWriter, m: ModelIR, kind: 'ibp' | 'lbp', relaxMode: '
         w.writeLine(`const s_${l.ident} = rt.${kind}Dense(${prev}, ${weightOf(l)}, ${biasOf(l)});`);
         break;
       case 'conv2d':
-        w.writeLine(`const s_${l.ident} = rt.${kind}Conv2d(${prev}, ${weightOf(l)}, ${biasOf(l)}, cfg_${l.ident});`);
+        w.writeLine(
+          `const s_${l.ident} = rt.${kind}Conv2d(${prev}, ${weightOf(l)}, ${biasOf(l)}, cfg_${l.ident});`,
+        );
         break;
       case 'flatten':
         w.writeLine(`const s_${l.ident} = rt.${kind}Flatten(${prev});`);
@@ -427,7 +477,10 @@ function sweep(w: CodeBlockWriter, m: ModelIR, kind: 'ibp' | 'lbp', relaxMode: '
         const rel = `rt.relax(a.${l.ident}, ${prev}.l, ${prev}.u, lines)`;
         if (relaxMode === 'keep') w.writeLine(`r.${l.ident} = ${rel};`);
         if (kind === 'ibp') w.writeLine(`const s_${l.ident} = rt.ibpAct(${prev}, a.${l.ident});`);
-        else w.writeLine(`const s_${l.ident} = rt.lbpAct(${prev}, ${relaxMode === 'keep' ? `r.${l.ident}` : rel});`);
+        else
+          w.writeLine(
+            `const s_${l.ident} = rt.lbpAct(${prev}, ${relaxMode === 'keep' ? `r.${l.ident}` : rel});`,
+          );
         break;
       }
     }

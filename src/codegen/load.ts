@@ -36,7 +36,10 @@ export function checkOrThrow(specPath: string): ModelIR {
 }
 
 /** Compile a spec into `<outDir>/<moduleName>.ts`; writes only when the text changed. */
-export function compileSpecFile(specPath: string, outDir: string): { model: ModelIR; outFile: string; text: string } {
+export function compileSpecFile(
+  specPath: string,
+  outDir: string,
+): { model: ModelIR; outFile: string; text: string } {
   const model = checkOrThrow(specPath);
   mkdirSync(outDir, { recursive: true });
   const outFile = join(outDir, `${model.moduleName}.ts`);

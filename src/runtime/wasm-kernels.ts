@@ -6,7 +6,11 @@
  *   naive loop when a flag is set (10–20× slower than its XNNPACK path; every matMul gradient sets
  *   one). The wrapper transposes the operand explicitly and calls the original kernel flag-free.
  * - Conv2DBackpropFilter (the conv2d filter gradient, also the filter gradient of conv2dTranspose):
- *   im2col by strided slices of the padded input, then one matmul.
+ *   the backend has none. One XNNPACK conv2d with the batch as channels and the stride as
+ *   dilation (~6× faster than im2col + matmul, whose Slice/Concat kernels copy in JS).
+ * - Conv2DBackpropInput (the conv2d input gradient, conv2dTranspose, CROWN's backward step through
+ *   a conv layer): the backend's kernel is a naive loop. Sub-pixel decomposition: one XNNPACK
+ *   conv2d over all stride phases, a pixel shuffle, a crop (3–5× faster, same products).
  * - DepthwiseConv2dNativeBackpropFilter / …BackpropInput (depthwise gradients): a batched matmul
  *   per channel, and a transposed convolution with the block-diagonal full filter.
  * - UnsortedSegmentSum (the gradient of gather): one-hot matrix times data.
@@ -143,6 +147,135 @@ function geometry(
   };
 }
 
+/** Pads (PadV2, zeros) and/or crops (Slice) the spatial axes of NHWC `x` to rows [r0, r0 + nr), cols [c0, c0 + nc) (may reach outside x). */
+function window2d(s: Scratch, x: TensorInfo, r0: number, nr: number, c0: number, nc: number): TensorInfo {
+  const [B, H, W, C] = x.shape as [number, number, number, number];
+  const pt = Math.max(0, -r0);
+  const pb = Math.max(0, r0 + nr - H);
+  const pl = Math.max(0, -c0);
+  const pr = Math.max(0, c0 + nc - W);
+  const padded =
+    pt || pb || pl || pr
+      ? s.run(
+          'PadV2',
+          { x },
+          {
+            paddings: [
+              [0, 0],
+              [pt, pb],
+              [pl, pr],
+              [0, 0],
+            ],
+            constantValue: 0,
+          },
+        )
+      : x;
+  const [Hp, Wp] = [H + pt + pb, W + pl + pr];
+  const [br, bc] = [r0 + pt, c0 + pl];
+  if (br === 0 && bc === 0 && nr === Hp && nc === Wp) return padded;
+  // A rank-3 view: the wasm Slice kernel copies one contiguous run at a time, so keep runs long.
+  const view = s.reshape(padded, [B, Hp, Wp * C]);
+  const cut = s.run('Slice', { x: view }, { begin: [0, br, bc * C], size: [B, nr, nc * C] });
+  return s.reshape(cut, [B, nr, nc, C]);
+}
+
+/**
+ * dW[kh, kw, C, O] of y = conv2d(x, W) as one stride-1 convolution (XNNPACK): with the batch as
+ * channels, dW[ky, kx, c, o] = Σ_{oh, ow, n} x̃[c, ky + oh·sh, kx + ow·sw, n]·dy[oh, ow, n, o], i.e.
+ * conv2d(x̃ = xᵀ [C, H', W', B], dyᵀ [outH, outW, B, O]) with dilation = the stride, where x̃ is the
+ * padded input cut to the (outH − 1)·sh + kh rows (likewise columns) that the taps reach.
+ */
+const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a = attrs as {
+    strides: unknown;
+    pad: unknown;
+    dataFormat: string;
+    dimRoundingMode: unknown;
+    filterShape: number[];
+  };
+  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
+  const [kh, kw] = a.filterShape as [number, number, number, number];
+  const g = geometry(x.shape, a.filterShape, a.strides, a.pad, 1, a.dimRoundingMode, false);
+  const [sh, sw] = g.strides;
+  return withScratch(backend as tf.KernelBackend, (s) => {
+    const rows = (g.outH - 1) * sh + kh;
+    const cols = (g.outW - 1) * sw + kw;
+    const xw = window2d(s, x, -g.pads[0], rows, -g.pads[2], cols);
+    const xt = s.transpose(xw, [3, 1, 2, 0]);
+    const dyt = s.transpose(dy, [1, 2, 0, 3]);
+    const w = s.run(
+      'Conv2D',
+      { x: xt, filter: dyt },
+      { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [sh, sw], dimRoundingMode: undefined },
+    ); // [C, kh, kw, O]
+    return s.transpose(w, [1, 2, 0, 3]);
+  });
+};
+
+/**
+ * dx of y = conv2d(x, W) (also conv2dTranspose's forward) by sub-pixel decomposition: dx row i
+ * with i + pad = q·s + r receives Σ_j dy[q − j]·W[j·s + r]. Padding W to J·s taps (J = ⌈k/s⌉)
+ * makes every phase r a J-tap stride-1 correlation of dy with the flipped sub-kernel, so all s²
+ * phases are ONE XNNPACK conv2d with the phases as output channels [J, J, O, sh·sw·C], followed
+ * by a pixel shuffle (a transpose) and a crop. Exact: every product and sum of the direct
+ * formula, no zero-stuffed input.
+ */
+const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a = attrs as {
+    strides: unknown;
+    pad: unknown;
+    dataFormat: string;
+    dimRoundingMode: unknown;
+    inputShape: number[];
+  };
+  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropInput on wasm supports NHWC only');
+  const [B, H, W, C] = a.inputShape as [number, number, number, number];
+  const [kh, kw, , O] = filter.shape as [number, number, number, number];
+  const g = geometry(a.inputShape, filter.shape, a.strides, a.pad, 1, a.dimRoundingMode, false);
+  const [sh, sw] = g.strides;
+  const [Jh, Jw] = [Math.ceil(kh / sh), Math.ceil(kw / sw)];
+  // Output rows i ∈ [0, H) are q·sh + r − top with q ∈ [q0, q1]; they read dy rows q0 − Jh + 1 … q1.
+  const [q0, q1] = [Math.floor(g.pads[0] / sh), Math.floor((g.pads[0] + H - 1) / sh)];
+  const [p0, p1] = [Math.floor(g.pads[2] / sw), Math.floor((g.pads[2] + W - 1) / sw)];
+  const [Qh, Qw] = [q1 - q0 + 1, p1 - p0 + 1];
+  return withScratch(backend as tf.KernelBackend, (s) => {
+    // G[j'h, j'w, o, (rh, rw, c)] = W[(Jh − 1 − j'h)·sh + rh, (Jw − 1 − j'w)·sw + rw, c, o] (0 past k).
+    const wp =
+      Jh * sh > kh || Jw * sw > kw
+        ? s.run(
+            'PadV2',
+            { x: filter },
+            {
+              paddings: [
+                [0, Jh * sh - kh],
+                [0, Jw * sw - kw],
+                [0, 0],
+                [0, 0],
+              ],
+              constantValue: 0,
+            },
+          )
+        : filter;
+    const w6 = s.reshape(wp, [Jh, sh, Jw, sw, C, O]);
+    const flipped = Jh > 1 || Jw > 1 ? s.run('Reverse', { x: w6 }, { dims: [0, 2] }) : w6;
+    const G = s.reshape(s.transpose(flipped, [0, 2, 5, 1, 3, 4]), [Jh, Jw, O, sh * sw * C]);
+    const dyw = window2d(s, dy, q0 - Jh + 1, Qh + Jh - 1, p0 - Jw + 1, Qw + Jw - 1);
+    const z = s.run(
+      'Conv2D',
+      { x: dyw, filter: G },
+      { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined },
+    ); // [B, Qh, Qw, sh·sw·C]
+    // Pixel shuffle [B·Qh, Qw, sh, sw·C] → [B·Qh, sh, Qw, sw·C] = [B, Qh·sh, Qw·sw, C].
+    const full =
+      sh > 1
+        ? s.reshape(s.transpose(s.reshape(z, [B * Qh, Qw, sh, sw * C]), [0, 2, 1, 3]), [B, Qh * sh, Qw * sw, C])
+        : s.reshape(z, [B, Qh, Qw * sw, C]);
+    return window2d(s, full, g.pads[0] - q0 * sh, H, g.pads[2] - p0 * sw, W);
+  });
+};
+
 /**
  * im2col: [B·outH, outW, 1, kh·kw·C] (row-major = [B, outH, outW, kh·kw·C]) with column order
  * (ky, kx, c), matching a [kh, kw, C, ·] filter. Input row ky·dh + sh·oh is element (ky·dh div sh
@@ -197,28 +330,6 @@ function im2col(s: Scratch, x: TensorInfo, kh: number, kw: number, g: ConvGeomet
   }
   return taps.length === 1 ? taps[0]! : s.run('Concat', taps, { axis: 3 });
 }
-
-/** dW[kh, kw, C, O] = im2col(x)ᵀ · dy, computed as (dyᵀ · im2col)ᵀ (transposing the smaller operand). */
-const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
-  const a = attrs as {
-    strides: unknown;
-    pad: unknown;
-    dataFormat: string;
-    dimRoundingMode: unknown;
-    filterShape: number[];
-  };
-  if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
-  const [kh, kw, C, O] = a.filterShape as [number, number, number, number];
-  const g = geometry(x.shape, a.filterShape, a.strides, a.pad, 1, a.dimRoundingMode, false);
-  return withScratch(backend as tf.KernelBackend, (s) => {
-    const n = x.shape[0]! * g.outH * g.outW;
-    const col = s.reshape(im2col(s, x, kh, kw, g), [n, kh * kw * C]);
-    const dyT = s.transpose(s.reshape(dy, [n, O]), [1, 0]);
-    const gT = s.matMul(dyT, col); // [O, kh·kw·C]
-    return s.reshape(s.transpose(gT, [1, 0]), [kh, kw, C, O]);
-  });
-};
 
 /** Depthwise filter gradient: per channel c, dW[t, c, m] = Σ_n col[n, t, c] · dy[n, c·M + m]. */
 const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -335,6 +446,7 @@ export function installWasmKernels(): void {
     if (!(orig as KernelConfig & { [MARK]?: true })[MARK]) install(name, wrap(orig));
   }
   install('Conv2DBackpropFilter', conv2dBackpropFilter);
+  install('Conv2DBackpropInput', conv2dBackpropInput);
   install('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter);
   install('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
   install('UnsortedSegmentSum', unsortedSegmentSum);

@@ -58,7 +58,8 @@ export interface ReportData {
   /** Key/value facts about the run (network, spec, epochs, best epoch, ...). */
   readonly facts: readonly (readonly [string, string])[];
   readonly metrics: readonly MetricPoint[];
-  readonly verify?: { readonly source: string; readonly n: number; readonly rows: readonly ResultRow[] };
+  /** Rows of one or more `vnet verify --json` files; `sources` describes each file (its rows carry their own n). */
+  readonly verify?: { readonly sources: readonly string[]; readonly rows: readonly ResultRow[] };
   readonly status: readonly StatusSection[];
   readonly gap?: GapSection;
   /** Why a section is missing or how it was made. */
@@ -150,7 +151,7 @@ export function renderReport(d: ReportData, chartJs: string): string {
     const epsList = distinct(d.verify.rows.map((r) => r.eps));
     const vIds = ids.filter((i) => i.startsWith('verified-'));
     sections.push(
-      `<section><h2>Verified error by method</h2><p>${escapeHtml(d.verify.source)}: ${d.verify.n} samples.</p>` +
+      `<section><h2>Verified error by method</h2>${d.verify.sources.map((x) => `<p>${escapeHtml(x)}</p>`).join('')}` +
         `<div class="grid">${epsList.map((e, i) => canvas(vIds[i]!, `Verified error (%) at ε = ${e}`)).join('')}</div>` +
         verifyTable(d.verify.rows) +
         '</section>',

@@ -118,6 +118,18 @@ describe('conv2d filter gradient (Conv2DBackpropFilter)', () => {
     expectClose(...(await onBoth([xs, ws], (x, w) => tf.grads(f)([x!, w!]))));
   });
 
+  const geometries: [string, number[], number[], [number, number], tf.backend_util.ExplicitPadding | 'same' | 'valid'][] = [
+    ['5x5 stride 3 valid', [2, 11, 10, 3], [5, 5, 3, 4], [3, 3], 'valid'],
+    ['2x2 stride 2 (one tap per phase)', [2, 8, 8, 2], [2, 2, 2, 3], [2, 2], 'valid'],
+    ['3x2 strides [1, 2], asymmetric padding', [2, 6, 9, 2], [3, 2, 2, 5], [1, 2], [[0, 0], [2, 0], [0, 1], [0, 0]]],
+    ['4x4 stride 2 padding 3 (taps past the input)', [1, 5, 5, 2], [4, 4, 2, 2], [2, 2], [[0, 0], [3, 3], [3, 3], [0, 0]]],
+  ];
+  test.each(geometries)('%s: dx and dW match cpu', async (_, xs, ws, stride, pad) => {
+    const f = (x: tf.Tensor, w: tf.Tensor) =>
+      tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad)));
+    expectClose(...(await onBoth([xs, ws], (x, w) => tf.grads(f)([x!, w!]))));
+  });
+
   test('conv2dTranspose gradients (CROWN backward through a conv layer)', async () => {
     const f = (a: tf.Tensor, w: tf.Tensor) =>
       tf.sum(tf.square(tf.conv2dTranspose(a as tf.Tensor4D, w as tf.Tensor4D, [3, 14, 14, 1], 2, 1)));

@@ -92,10 +92,17 @@ beforeAll(async () => {
     const p = mod.initParams(seed);
     for (const spec of mod.meta.params) {
       // spread r over [0.05, 0.65] so every ParamRamp case occurs
-      if (spec.role === 'ramp.r') p[spec.ident]!.assign(tf.tensor(Array.from({ length: p[spec.ident]!.size }, () => 0.05 + 0.6 * r()), p[spec.ident]!.shape));
+      if (spec.role === 'ramp.r')
+        p[spec.ident]!.assign(
+          tf.tensor(
+            Array.from({ length: p[spec.ident]!.size }, () => 0.05 + 0.6 * r()),
+            p[spec.ident]!.shape,
+          ),
+        );
     }
     const torch: Record<string, Float64Array> = {};
-    for (const spec of mod.meta.params) torch[spec.name] = Float64Array.from(internalToTorch(spec, p[spec.ident]!.dataSync() as Float32Array));
+    for (const spec of mod.meta.params)
+      torch[spec.name] = Float64Array.from(internalToTorch(spec, p[spec.ident]!.dataSync() as Float32Array));
     const [c, h, w] = model!.input.shape.length === 3 ? model!.input.shape : [1, 1, model!.input.shape[0]!];
     const n = c! * h! * w!;
     const xTorch = Float64Array.from({ length: B * n }, () => (r() < 0.3 ? 0 : r()));
@@ -129,7 +136,12 @@ describe.each(Object.keys(SPECS))('generated module %s', (name) => {
         const ref = refBounds(c.model, c.torch, c.xTorch, B, c.eps, method, { labels: c.labels, lines });
         for (let b = 0; b < B; b++) {
           for (let j = 0; j < 9; j++) {
-            const [gl, gu, rl, ru] = [got.lower[b]![j]!, got.upper[b]![j]!, ref.lower[b]![j]!, ref.upper[b]![j]!];
+            const [gl, gu, rl, ru] = [
+              got.lower[b]![j]!,
+              got.upper[b]![j]!,
+              ref.lower[b]![j]!,
+              ref.upper[b]![j]!,
+            ];
             const tol = 2e-4 * (1 + Math.abs(rl) + Math.abs(ru));
             expect(Math.abs(gl - rl)).toBeLessThanOrEqual(tol);
             expect(Math.abs(gu - ru)).toBeLessThanOrEqual(tol);
@@ -183,7 +195,9 @@ describe.each(Object.keys(SPECS))('generated module %s', (name) => {
     for (const m of METHODS) b[m] = run(c, m, 'tight');
     const tol = 1e-4;
     const le = (a: number[][], z: number[][]) =>
-      a.forEach((row, i) => row.forEach((v, j) => expect(v).toBeLessThanOrEqual(z[i]![j]! + tol * (1 + Math.abs(v)))));
+      a.forEach((row, i) =>
+        row.forEach((v, j) => expect(v).toBeLessThanOrEqual(z[i]![j]! + tol * (1 + Math.abs(v)))),
+      );
     le(b['ibp']!.lower, b['lbp']!.lower);
     le(b['ibp']!.lower, b['crown-ibp']!.lower);
     le(b['lbp']!.lower, b['crown-lbp']!.lower);

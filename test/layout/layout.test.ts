@@ -1,7 +1,13 @@
 /** The torch ↔ internal converter: round trips, and agreement with the definitions of each layout. */
 import { describe, expect, it } from 'vitest';
 import type { ParamSpec } from '../../src/ir/ir.js';
-import { chwToHwc, hwcToChw, internalShape, internalToTorch, torchToInternal } from '../../src/runtime/layout.js';
+import {
+  chwToHwc,
+  hwcToChw,
+  internalShape,
+  internalToTorch,
+  torchToInternal,
+} from '../../src/runtime/layout.js';
 
 const ramp = (torchShape: number[], flattenedFrom?: number[]): ParamSpec => ({
   name: 'r1.r',
@@ -16,7 +22,14 @@ const seq = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i)
 describe('layout', () => {
   const cases: ParamSpec[] = [
     { name: 'fc.weight', ident: 'fc_weight', role: 'dense.weight', torchShape: [3, 5], fanIn: 5 },
-    { name: 'fc.weight', ident: 'fc_weight', role: 'dense.weight', torchShape: [4, 12], fanIn: 12, flattenedFrom: [3, 2, 2] },
+    {
+      name: 'fc.weight',
+      ident: 'fc_weight',
+      role: 'dense.weight',
+      torchShape: [4, 12],
+      fanIn: 12,
+      flattenedFrom: [3, 2, 2],
+    },
     { name: 'c.weight', ident: 'c_weight', role: 'conv.weight', torchShape: [4, 3, 2, 5], fanIn: 30 },
     { name: 'c.bias', ident: 'c_bias', role: 'bias', torchShape: [4], fanIn: 30 },
     ramp([3, 2, 4]),

@@ -121,6 +121,36 @@ describe('vnet verify / inspect / report', () => {
     expect(r.out).toMatch(/layer\s+kind\s+neurons\s+dead\s+unstable\s+alive/);
     expect(r.out).toMatch(/relu1\s+relu\s+2560\s/); // 5 samples × 512 neurons
     expect(r.out).toMatch(/relu2\s+relu\s+2560\s/);
+    const j = await cli(
+      'inspect',
+      SPEC,
+      '--weights',
+      weights,
+      '--data',
+      DATA,
+      '--limit',
+      '1',
+      '--eps',
+      '0.01',
+      '--method',
+      'lbp',
+      '--backend',
+      'cpu',
+      '--json',
+    );
+    const doc = JSON.parse(j.out) as {
+      kind: string;
+      method: string;
+      n: number;
+      layers: { layer: string; total: number }[];
+    };
+    expect(doc.kind).toBe('vnet-inspect');
+    expect(doc.method).toBe('lbp');
+    expect(doc.layers.map((l) => [l.layer, l.total])).toEqual([
+      ['relu1', 512],
+      ['relu2', 512],
+    ]);
+    writeFileSync(join(dir, 'inspect.json'), j.out);
   });
 
   it('report writes a self-contained page from a run directory and verify JSON', async () => {
@@ -156,7 +186,9 @@ describe('vnet verify / inspect / report', () => {
       'report',
       run,
       '--verify',
-      join(dir, 'verify.json'),
+      `${join(dir, 'verify.json')},${join(dir, 'verify.json')}`,
+      '--inspect',
+      join(dir, 'inspect.json'),
       '--out',
       out,
       '--status-images',
@@ -170,6 +202,8 @@ describe('vnet verify / inspect / report', () => {
     expect(html).toContain('vnet train &lt;x&gt;');
     expect(html).toMatch(/<canvas id="verified-0">/);
     expect(html).not.toMatch(/<script[^>]+src=/);
+    expect(html).toMatch(/<canvas id="status-0">/); // from --inspect
+    expect(html.match(/<p>specs\/fmnist-mlp\.vnet with /g)).toHaveLength(2); // both --verify files described
   });
 
   it('reports user errors clearly (exit 1)', async () => {
@@ -194,5 +228,8 @@ describe('vnet verify / inspect / report', () => {
     writeFileSync(join(dir, 'bad.json'), '{"kind": "other"}');
     r = await cli('report', join(dir, 'run'), '--verify', join(dir, 'bad.json'));
     expect(r.err).toMatch(/bad\.json: is not the JSON output of `vnet verify --json`/);
+    writeFileSync(join(dir, 'norows.json'), '{"kind": "vnet-verify"}');
+    r = await cli('report', join(dir, 'run'), '--verify', join(dir, 'norows.json'));
+    expect(r.err).toMatch(/norows\.json: has no "rows" array/);
   });
 });

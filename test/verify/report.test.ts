@@ -71,7 +71,7 @@ function syntheticReport(): ReportData {
       ['epochs', '12'],
     ],
     metrics,
-    verify: { source: `spec ${EVIL}`, n: 100, rows },
+    verify: { sources: [`spec ${EVIL}: 100 samples`], rows },
     status: [
       { method: 'ibp', eps: 0.1, n: 2, layers: [relu, ramp] },
       { method: 'lbp', eps: 0.1, n: 2, layers: [relu, ramp] },

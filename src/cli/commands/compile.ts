@@ -24,7 +24,10 @@ const COMPILE_FLAGS: readonly FlagSpec[] = [
 
 async function run(argv: readonly string[], emit: boolean): Promise<number> {
   const args = parseArgs(argv, emit ? COMPILE_FLAGS : CHECK_FLAGS);
-  if (args.positionals.length === 0) throw new UserError('no spec files given', ['usage: vnet ' + (emit ? 'compile' : 'check') + ' <spec.vnet...>']);
+  if (args.positionals.length === 0)
+    throw new UserError('no spec files given', [
+      'usage: vnet ' + (emit ? 'compile' : 'check') + ' <spec.vnet...>',
+    ]);
   const json = flagBool(args, 'json');
   const outDir = flagString(args, 'out') ?? 'generated';
   const all: Diagnostic[] = [];
@@ -34,7 +37,8 @@ async function run(argv: readonly string[], emit: boolean): Promise<number> {
     const { model, diagnostics } = checkFile(path);
     all.push(...diagnostics);
     const hasError = diagnostics.some((d) => d.severity === 'error');
-    if (!json && diagnostics.length > 0) process.stderr.write(renderPretty(diagnostics, { color: shouldColor(process.stderr) }));
+    if (!json && diagnostics.length > 0)
+      process.stderr.write(renderPretty(diagnostics, { color: shouldColor(process.stderr) }));
     if (hasError || !model) {
       failed++;
       continue;
@@ -45,7 +49,8 @@ async function run(argv: readonly string[], emit: boolean): Promise<number> {
       const text = emitModule(model, { runtimeImport: runtimeImportFrom(outDir) });
       if (!existsSync(outFile) || readFileSync(outFile, 'utf8') !== text) writeFileAtomic(outFile, text);
       written.push(outFile);
-      if (!json) console.log(`${path} -> ${outFile} (${model.layers.length} layers, ${model.paramCount} parameters)`);
+      if (!json)
+        console.log(`${path} -> ${outFile} (${model.layers.length} layers, ${model.paramCount} parameters)`);
     } else if (!json) {
       console.log(`${path}: ok (${model.layers.length} layers, ${model.paramCount} parameters)`);
     }
@@ -58,7 +63,12 @@ async function run(argv: readonly string[], emit: boolean): Promise<number> {
 export const checkCommand: Command = {
   name: 'check',
   summary: 'check specs and print diagnostics',
-  help: usage('check', '<spec.vnet...> [--json]', 'Parse and check specs; report every error with file:line:col.', CHECK_FLAGS),
+  help: usage(
+    'check',
+    '<spec.vnet...> [--json]',
+    'Parse and check specs; report every error with file:line:col.',
+    CHECK_FLAGS,
+  ),
   run: (argv) => run(argv, false),
 };
 

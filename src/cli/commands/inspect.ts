@@ -4,13 +4,13 @@
  * paper-notes §1), in percent of neurons × samples, as a table or JSON.
  */
 import type { Command } from '../command.js';
-import { flagBool, flagNumber, flagString, parseArgs, requireFlag, usage, type FlagSpec } from '../args.js';
+import { flagBool, flagString, parseArgs, requireFlag, usage, type FlagSpec } from '../args.js';
 import { UserError } from '../errors.js';
 import { formatStatusTable } from '../../verify/format.js';
 import { neuronStatus, type StatusMethod } from '../../verify/inspect.js';
 import { evalOptions, loadEvalSplit, loadNetwork } from '../../verify/model.js';
 import type { LayerStatus } from '../../verify/status.js';
-import { BACKEND_FLAG, parseEps, startBackend } from './verify.js';
+import { BACKEND_FLAG, intFlag, parseEps, startBackend } from './verify.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'weights', type: 'string', help: 'safetensors file with the network parameters (required)' },
@@ -50,13 +50,9 @@ async function run(argv: readonly string[]): Promise<number> {
   const split = flagString(a, 'split') ?? 'test';
   if (split !== 'test' && split !== 'val')
     throw new UserError(`--split must be 'test' or 'val', got '${split}'`);
-  for (const f of ['limit', 'batch']) {
-    const v = flagNumber(a, f);
-    if (v !== undefined && !(Number.isInteger(v) && v >= 1))
-      throw new UserError(`--${f} must be an integer ≥ 1, got ${v}`);
-  }
+  const limit = intFlag(a, 'limit', 1);
+  const batch = intFlag(a, 'batch', 1) ?? 100;
   const epsText = flagString(a, 'eps');
-  const limit = flagNumber(a, 'limit');
   const dir = flagString(a, 'data');
 
   await startBackend(a);
@@ -68,15 +64,7 @@ async function run(argv: readonly string[]): Promise<number> {
     ...(dir !== undefined ? { dir } : {}),
     ...(limit !== undefined ? { limit } : {}),
   });
-  const layers = await neuronStatus(
-    mod,
-    params,
-    data,
-    eps,
-    method,
-    flagNumber(a, 'batch') ?? 100,
-    evalOptions(meta),
-  );
+  const layers = await neuronStatus(mod, params, data, eps, method, batch, evalOptions(meta));
   if (flagBool(a, 'json')) {
     const out: InspectJson = {
       kind: 'vnet-inspect',

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../command.js';
-import { flagList, flagNumber, flagString, parseArgs, usage, type FlagSpec } from '../args.js';
+import { flagList, flagString, parseArgs, usage, type FlagSpec } from '../args.js';
 import { fileError, UserError } from '../errors.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { RunDir } from '../../runtime/train/rundir.js';
@@ -24,10 +24,14 @@ import {
   type StatusSection,
 } from '../../verify/report-html.js';
 import type { InspectJson } from './inspect.js';
-import { BACKEND_FLAG, parseEps, startBackend, type VerifyJson } from './verify.js';
+import { BACKEND_FLAG, intFlag, parseEps, startBackend, type VerifyJson } from './verify.js';
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'verify', type: 'string', help: 'results of `vnet verify --json` to chart' },
+  {
+    name: 'verify',
+    type: 'list',
+    help: 'results of `vnet verify --json` to chart (several files: rows are merged)',
+  },
   {
     name: 'inspect',
     type: 'list',
@@ -43,8 +47,8 @@ const FLAGS: readonly FlagSpec[] = [
   BACKEND_FLAG,
 ];
 
-/** Reads a JSON file written by another vnet command, checking its `kind`. */
-export function readKindJson<T>(path: string, kind: string): T {
+/** Reads a JSON file written by another vnet command, checking its `kind` and that `arrayField` is an array. */
+export function readKindJson<T>(path: string, kind: string, arrayField: string): T {
   let v: unknown;
   try {
     v = JSON.parse(readFileSync(path, 'utf8'));
@@ -60,6 +64,8 @@ export function readKindJson<T>(path: string, kind: string): T {
       `is not the JSON output of \`vnet ${kind.replace('vnet-', '')} --json\` (its "kind" is not "${kind}")`,
     );
   }
+  if (!Array.isArray((v as Record<string, unknown>)[arrayField]))
+    throw fileError(path, `has no "${arrayField}" array`);
   return v as T;
 }
 
@@ -84,11 +90,6 @@ async function run(argv: readonly string[]): Promise<number> {
       'pass the --out directory of `vnet train`',
     ]);
   }
-  for (const f of ['status-images', 'gap-images']) {
-    const v = flagNumber(a, f);
-    if (v !== undefined && !(Number.isInteger(v) && v >= 0))
-      throw new UserError(`--${f} must be an integer ≥ 0, got ${v}`);
-  }
   const gapEps = (flagList(a, 'gap-eps') ?? GAP_EPS.map(String)).map(parseEps);
   const notes: string[] = [];
   const facts: [string, string][] = [['run directory', dir]];
@@ -107,16 +108,24 @@ async function run(argv: readonly string[]): Promise<number> {
   if (sidecar)
     facts.push(['checkpoint', `${String(sidecar['checkpoint'])} (epoch ${String(sidecar['epoch'])})`]);
 
+  const verifyFiles = (flagList(a, 'verify') ?? []).map((p) =>
+    readKindJson<VerifyJson>(p, 'vnet-verify', 'rows'),
+  );
   const verify =
-    flagString(a, 'verify') !== undefined
-      ? readKindJson<VerifyJson>(flagString(a, 'verify')!, 'vnet-verify')
+    verifyFiles.length > 0
+      ? {
+          sources: verifyFiles.map(
+            (v) => `${v.spec} with ${v.weights}: ${v.n} ${v.dataset} ${v.split} samples (${v.source})`,
+          ),
+          rows: verifyFiles.flatMap((v) => v.rows),
+        }
       : undefined;
   if (!verify)
     notes.push(
       'No --verify results given: run `vnet verify <spec> --weights W --lines tight,adaptive --json > results.json`.',
     );
   const status: StatusSection[] = (flagList(a, 'inspect') ?? []).map((p) => {
-    const j = readKindJson<InspectJson>(p, 'vnet-inspect');
+    const j = readKindJson<InspectJson>(p, 'vnet-inspect', 'layers');
     return { method: j.method, eps: j.eps, n: j.n, layers: j.layers };
   });
 
@@ -125,8 +134,8 @@ async function run(argv: readonly string[]): Promise<number> {
   const weightsPath =
     flagString(a, 'weights') ?? [rd.paramsPath('best'), rd.paramsPath('last')].find((p) => existsSync(p));
   let gap: GapSection | undefined;
-  const statusImages = flagNumber(a, 'status-images') ?? 200;
-  const gapImages = flagNumber(a, 'gap-images') ?? 10;
+  const statusImages = intFlag(a, 'status-images', 0) ?? 200;
+  const gapImages = intFlag(a, 'gap-images', 0) ?? 10;
   const needStatus = status.length === 0 && statusImages > 0;
   if (
     (needStatus || gapImages > 0) &&
@@ -183,15 +192,7 @@ async function run(argv: readonly string[]): Promise<number> {
     generatedAt: new Date().toISOString(),
     facts,
     metrics,
-    ...(verify
-      ? {
-          verify: {
-            source: `${verify.spec} with ${verify.weights}, ${verify.dataset} ${verify.split}`,
-            n: verify.n,
-            rows: verify.rows,
-          },
-        }
-      : {}),
+    ...(verify ? { verify } : {}),
     status,
     ...(gap ? { gap } : {}),
     notes,

@@ -4,6 +4,7 @@
  * per-sample certificates (JSON lines). A sample that a method verifies while PGD breaks it is a
  * soundness bug: it is reported loudly and the command exits 3.
  */
+import { existsSync, statSync } from 'node:fs';
 import type { Command } from '../command.js';
 import {
   flagBool,
@@ -16,7 +17,7 @@ import {
   type FlagSpec,
   type ParsedArgs,
 } from '../args.js';
-import { UserError } from '../errors.js';
+import { fileError, UserError } from '../errors.js';
 import { ProgressBar } from '../progress.js';
 import { closest } from '../../util/suggest.js';
 import type { BoundMethod, LineStrategy } from '../../ir/ir.js';
@@ -53,7 +54,7 @@ const FLAGS: readonly FlagSpec[] = [
   {
     name: 'split',
     type: 'string',
-    help: "test, or val (the training recipe's held-out part)",
+    help: "test, or val: the part of the training set `vnet train` holds out (the spec's val_split and seed; pass the same --data)",
     default: 'test',
   },
   {
@@ -113,7 +114,8 @@ export function pickList<T extends string>(
 
 const distinct = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
 
-function positiveInt(a: ParsedArgs, name: string, min: number): number | undefined {
+/** An integer flag ≥ `min`, or undefined when absent. */
+export function intFlag(a: ParsedArgs, name: string, min: number): number | undefined {
   const v = flagNumber(a, name);
   if (v !== undefined && !(Number.isInteger(v) && v >= min))
     throw new UserError(`--${name} must be an integer ≥ ${min}, got ${v}`);
@@ -207,11 +209,11 @@ export function reportVerify(r: EvalReport, c: VerifyContext, io: VerifyIo = pro
   else {
     const eta = c.meta.evalEta !== undefined ? `, η = ${c.meta.evalEta}` : '';
     const pgdText =
-      c.pgd.restarts > 0 && c.pgd.steps >= 0
+      c.pgd.restarts > 0
         ? `PGD ${c.pgd.steps} steps × ${c.pgd.restarts} restarts, step ${c.pgd.stepSize.join('/')}`
         : 'PGD off';
     io.out(
-      `${c.meta.name}: ${r.n} ${c.meta.train.dataset} ${c.split} samples, ${pgdText}${eta}\n`,
+      `${c.meta.name}: ${r.n} ${c.meta.train.dataset} ${c.split} samples, ${pgdText}${eta} (${c.seconds.toFixed(1)} s)\n`,
     );
     io.out(formatVerifyTable(r.rows) + '\n');
     for (const row of r.rows.filter((x) => x.refused !== undefined))
@@ -237,14 +239,14 @@ async function run(argv: readonly string[]): Promise<number> {
   const split = flagString(a, 'split') ?? 'test';
   if (split !== 'test' && split !== 'val')
     throw new UserError(`--split must be 'test' or 'val', got '${split}'`);
-  const limit = positiveInt(a, 'limit', 1);
-  const batch = positiveInt(a, 'batch', 1) ?? 100;
-  const steps = positiveInt(a, 'pgd-steps', 0);
-  const restarts = positiveInt(a, 'pgd-restarts', 0);
+  const limit = intFlag(a, 'limit', 1);
+  const batch = intFlag(a, 'batch', 1) ?? 100;
+  const steps = intFlag(a, 'pgd-steps', 0);
+  const restarts = intFlag(a, 'pgd-restarts', 0);
   const stepFlag = flagNumber(a, 'pgd-step');
   if (stepFlag !== undefined && !(stepFlag > 0))
     throw new UserError(`--pgd-step must be > 0, got ${stepFlag}`);
-  const seed = positiveInt(a, 'seed', 0) ?? 1;
+  const seed = intFlag(a, 'seed', 0) ?? 1;
   const epsFlag = flagList(a, 'eps');
   const methodsFlag = flagList(a, 'methods');
   const linesFlag = flagList(a, 'lines');
@@ -252,6 +254,8 @@ async function run(argv: readonly string[]): Promise<number> {
   const methods = methodsFlag && distinct(pickList('methods', methodsFlag, BOUND_METHODS));
   const lines = linesFlag && distinct(pickList('lines', linesFlag, LINE_STRATEGIES));
   const certificates = flagString(a, 'certificates');
+  if (certificates !== undefined && existsSync(certificates) && statSync(certificates).isDirectory())
+    throw fileError(certificates, 'is a directory (--certificates needs a file name)');
   const json = flagBool(a, 'json');
 
   await startBackend(a);
