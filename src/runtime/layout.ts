@@ -36,38 +36,45 @@ function chwIndexOfHwc(k: number, c: number, h: number, w: number): number {
   return (ci * h + hi) * w + wi;
 }
 
-/** PyTorch-layout data (row-major over torchShape) → internal-layout data (row-major over internalShape). */
-export function torchToInternal(p: ParamSpec, data: Float32Array): Float32Array {
+/**
+ * The permutation between the layouts: `perm[k]` is the torch-layout flat index of the element
+ * stored at internal flat index `k`. Both conversions are this one gather/scatter.
+ */
+function permutation(p: ParamSpec): Int32Array {
   const s = p.torchShape;
-  const out = new Float32Array(data.length);
+  const n = s.reduce((a, b) => a * b, 1);
+  const perm = new Int32Array(n);
   switch (p.role) {
     case 'bias':
-      out.set(data);
-      return out;
+      for (let k = 0; k < n; k++) perm[k] = k;
+      break;
     case 'dense.weight': {
+      // internal [in, out] row r (H,W,C order after a flatten) ← torch [out, in] column src
       const [o, i] = [s[0]!, s[1]!];
       const f = p.flattenedFrom;
       for (let r = 0; r < i; r++) {
-        // internal row r (H,W,C order) takes torch column src
         const src = f && f.length === 3 ? chwIndexOfHwc(r, f[0]!, f[1]!, f[2]!) : r;
-        for (let c = 0; c < o; c++) out[r * o + c] = data[c * i + src]!;
+        for (let c = 0; c < o; c++) perm[r * o + c] = c * i + src;
       }
-      return out;
+      break;
     }
     case 'conv.weight': {
+      // internal [kh, kw, in, out] ← torch [out, in, kh, kw]
       const [o, i, kh, kw] = [s[0]!, s[1]!, s[2]!, s[3]!];
       for (let a = 0; a < o; a++)
         for (let b = 0; b < i; b++)
           for (let y = 0; y < kh; y++)
             for (let x = 0; x < kw; x++)
-              out[((y * kw + x) * i + b) * o + a] = data[((a * i + b) * kh + y) * kw + x]!;
-      return out;
+              perm[((y * kw + x) * i + b) * o + a] = ((a * i + b) * kh + y) * kw + x;
+      break;
     }
     case 'ramp.r': {
       const m = mapShape(p);
-      return m ? chwToHwc(data, m[0]!, m[1]!, m[2]!) : (out.set(data), out);
+      for (let k = 0; k < n; k++) perm[k] = m ? chwIndexOfHwc(k, m[0]!, m[1]!, m[2]!) : k;
+      break;
     }
   }
+  return perm;
 }
 
 /**
@@ -79,37 +86,20 @@ function mapShape(p: ParamSpec): Shape | undefined {
   return p.flattenedFrom && p.flattenedFrom.length === 3 ? p.flattenedFrom : undefined;
 }
 
+/** PyTorch-layout data (row-major over torchShape) → internal-layout data (row-major over internalShape). */
+export function torchToInternal(p: ParamSpec, data: Float32Array): Float32Array {
+  const perm = permutation(p);
+  const out = new Float32Array(perm.length);
+  for (let k = 0; k < perm.length; k++) out[k] = data[perm[k]!]!;
+  return out;
+}
+
 /** Internal-layout data → PyTorch-layout data (inverse of torchToInternal). */
 export function internalToTorch(p: ParamSpec, data: Float32Array): Float32Array {
-  const s = p.torchShape;
-  const out = new Float32Array(data.length);
-  switch (p.role) {
-    case 'bias':
-      out.set(data);
-      return out;
-    case 'dense.weight': {
-      const [o, i] = [s[0]!, s[1]!];
-      const f = p.flattenedFrom;
-      for (let r = 0; r < i; r++) {
-        const dst = f && f.length === 3 ? chwIndexOfHwc(r, f[0]!, f[1]!, f[2]!) : r;
-        for (let c = 0; c < o; c++) out[c * i + dst] = data[r * o + c]!;
-      }
-      return out;
-    }
-    case 'conv.weight': {
-      const [o, i, kh, kw] = [s[0]!, s[1]!, s[2]!, s[3]!];
-      for (let a = 0; a < o; a++)
-        for (let b = 0; b < i; b++)
-          for (let y = 0; y < kh; y++)
-            for (let x = 0; x < kw; x++)
-              out[((a * i + b) * kh + y) * kw + x] = data[((y * kw + x) * i + b) * o + a]!;
-      return out;
-    }
-    case 'ramp.r': {
-      const m = mapShape(p);
-      return m ? hwcToChw(data, m[0]!, m[1]!, m[2]!) : (out.set(data), out);
-    }
-  }
+  const perm = permutation(p);
+  const out = new Float32Array(perm.length);
+  for (let k = 0; k < perm.length; k++) out[perm[k]!] = data[k]!;
+  return out;
 }
 
 /** Rows of flattened C,H,W images → rows of flattened H,W,C images (batch-major). */

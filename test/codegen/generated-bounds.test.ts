@@ -18,6 +18,7 @@ import { runtimeImportFrom, VNET_ROOT } from '../../src/codegen/load.js';
 import type { GeneratedModule, ParamSet } from '../../src/runtime/module.js';
 import { chwToHwc, internalToTorch } from '../../src/runtime/layout.js';
 import { inputBox } from '../../src/runtime/input.js';
+import { rngFromSeed } from '../../src/runtime/init.js';
 import { refBounds } from '../../src/reference/index.js';
 import type { BoundMethod, LineStrategy, ModelIR } from '../../src/ir/ir.js';
 
@@ -63,17 +64,11 @@ interface Case {
   eps: number;
 }
 
-/** A seeded uniform stream (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded uniform stream in [0, 1) (the runtime's own generator). */
+const rng = (seed: number): (() => number) => {
+  const g = rngFromSeed(seed);
+  return () => g.next();
+};
 
 const cases: Record<string, Case> = {};
 
