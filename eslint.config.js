@@ -4,7 +4,17 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', 'coverage/**', 'runs/**', 'tmp/**', '.vnet-cache/**', 'generated/**', 'data/**', 'models/**', 'bin/**'],
+    ignores: [
+      'node_modules/**',
+      'coverage/**',
+      'runs/**',
+      'tmp/**',
+      '.vnet-cache/**',
+      'generated/**',
+      'data/**',
+      'models/**',
+      'bin/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
