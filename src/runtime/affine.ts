@@ -18,19 +18,20 @@ export function convPad(cfg: Conv2dCfg): tf.backend_util.ExplicitPadding {
   ];
 }
 
-/** x·W + b: x [B, in], W [in, out], b [out]. */
+/**
+ * x·W + b: x [B, in], W [in, out], b [out]. The bias is a separate add, not tf.fused.matMul: the
+ * fused op's gradient always computes the input gradient too, a wasted product whenever x needs
+ * none (the input layer, the box centre and radius of the bound passes).
+ */
 export function dense(x: tf.Tensor, W: tf.Tensor, b: tf.Tensor | undefined): tf.Tensor2D {
-  const [a, w] = [x as tf.Tensor2D, W as tf.Tensor2D];
-  return b ? (tf.fused.matMul({ a, b: w, bias: b }) as tf.Tensor2D) : tf.matMul(a, w);
+  const y: tf.Tensor2D = tf.matMul(x as tf.Tensor2D, W as tf.Tensor2D);
+  return b ? (tf.add(y, b) as tf.Tensor2D) : y;
 }
 
-/** NHWC convolution: x [B, H, W, Cin], W [kh, kw, Cin, Cout], b [Cout]. */
+/** NHWC convolution: x [B, H, W, Cin], W [kh, kw, Cin, Cout], b [Cout] (separate bias add, as in `dense`). */
 export function conv2d(x: tf.Tensor, W: tf.Tensor, b: tf.Tensor | undefined, cfg: Conv2dCfg): tf.Tensor4D {
-  const pad = convPad(cfg);
-  const [a, w] = [x as tf.Tensor4D, W as tf.Tensor4D];
-  return b
-    ? tf.fused.conv2d({ x: a, filter: w, strides: [...cfg.stride], pad, bias: b })
-    : tf.conv2d(a, w, [...cfg.stride], pad);
+  const y = tf.conv2d(x as tf.Tensor4D, W as tf.Tensor4D, [...cfg.stride], convPad(cfg));
+  return b ? (tf.add(y, b) as tf.Tensor4D) : y;
 }
 
 /** [B, ...] → [B, n] (NHWC order; dense weights after a flatten are permuted at load time). */

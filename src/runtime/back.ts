@@ -6,26 +6,54 @@
  * intermediate bounds of full CROWN (identity specification, processed in row chunks under a
  * memory budget).
  *
- * Layout: A holds `rows` linear forms per sample as [B·rows, ...s] (a batch of maps, so conv
- * layers go back through conv2dTranspose), or [rows, ...s] while it is the same for every sample
- * ("shared": before the first activation). The lower side uses sL on A⁺ and sU on A⁻, the upper
- * side the reverse; both are written in mid/rad form: A' = A·sm ∓ |A|·sr.
+ * Layout ("dense" forms): A holds `rows` linear forms per sample as [B·rows, ...s] (a batch of
+ * maps, so conv layers go back through conv2dTranspose), or [rows, ...s] while it is the same for
+ * every sample ("shared": before the first activation). The lower side uses sL on A⁺ and sU on A⁻,
+ * the upper side the reverse; both are written in mid/rad form: A' = A·sm ∓ |A|·sr. With status
+ * gathering (status.ts), a flat activation keeps only the neurons live in some sample of the
+ * batch (`cols`), and the dense layer below multiplies only those rows of Wᵀ.
+ *
+ * "Samples" forms (status gathering, see status.ts; flat activations with many rows per sample,
+ * i.e. the identity specifications of full CROWN): one [rows, k] matrix per sample over the k
+ * neurons it keeps, so the next dense layer multiplies only those rows of Wᵀ. They are held as
+ * AL = P − Q, AU = P + Q: at an activation where both sides still coincide, P = A·sm lives on the
+ * non-dead neurons and Q = |A|·sr on the unstable ones only (lowerOnly passes keep AL as P).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { numel } from '../ir/ir.js';
 import { midRadLines } from './act.js';
 import { convPad } from './affine.js';
 import { crownBudgetFloats, MemoryBudgetError, mib } from './budget.js';
+import { nonzeroColumns, SAMPLE_ROWS_MIN, statusGather } from './status.js';
 import type { Conv2dCfg, InputBox, Relaxation } from './types.js';
+
+/** One sample's forms over the neurons `idx` of their layer ([rows, k]); idx null = all of them. */
+interface Cols {
+  readonly t: tf.Tensor2D;
+  readonly idx: tf.Tensor1D | null;
+}
+
+/** The linear forms of a backward pass (see the file comment). */
+type Forms =
+  | {
+      readonly kind: 'dense';
+      readonly AL: tf.Tensor;
+      /** null when only the lower bound is wanted; the same object as AL until an activation splits them. */
+      readonly AU: tf.Tensor | null;
+      /** The neurons of a flat layer that the last axis holds (those live in some sample); null = all. */
+      readonly cols: tf.Tensor1D | null;
+    }
+  | { readonly kind: 'samples'; readonly P: readonly Cols[]; readonly Q: readonly Cols[] | null };
 
 /** A backward pass in progress: lower form AL·z + cL and (unless lowerOnly) upper form AU·z + cU. */
 export interface BackState {
-  readonly AL: tf.Tensor;
+  readonly forms: Forms;
   /** [B, rows], or [rows] when shared; null = 0. */
   readonly cL: tf.Tensor | null;
-  /** null when only the lower bound is wanted; the same object as AL until an activation splits them. */
-  readonly AU: tf.Tensor | null;
+  /** null when lowerOnly. */
   readonly cU: tf.Tensor | null;
+  readonly lowerOnly: boolean;
+  /** Dense forms that are the same for every sample. */
   readonly shared: boolean;
   readonly rows: number;
   readonly batch: number;
@@ -35,7 +63,7 @@ export interface BackState {
 
 type Opt = tf.Tensor | null;
 const addOpt = (a: Opt, b: Opt): Opt => (a === null ? b : b === null ? a : tf.add(a, b));
-const sides = (f: BackState): number => (f.AU === null ? 1 : 2);
+const sides = (f: BackState): number => (f.lowerOnly ? 1 : 2);
 
 /**
  * Start from the last dense layer W [n, K], b [K]: A = C·Wᵀ, c = C·b with C [B, m, K]
@@ -63,10 +91,10 @@ export function backLast(
     c = b ?? null;
   }
   return {
-    AL: A,
+    forms: { kind: 'dense', AL: A, AU: lowerOnly ? null : A, cols: null },
     cL: c,
-    AU: lowerOnly ? null : A,
     cU: lowerOnly ? null : c,
+    lowerOnly,
     shared: !C,
     rows,
     batch,
@@ -74,32 +102,140 @@ export function backLast(
   };
 }
 
-/** Apply a linear back-step (A ↦ A·W, c += A·b) to both sides, once while they coincide. */
+/** Σ_n A[j, n]·v[n] → [rows] for one sample's A [rows, N] and v [N]. */
+const dot = (A: tf.Tensor, v: tf.Tensor): tf.Tensor =>
+  tf.reshape(tf.matMul(A as tf.Tensor2D, tf.reshape(v, [-1, 1]) as tf.Tensor2D), [-1]);
+
+/** A sample's forms over all N neurons (gathered ones scattered back by an exact one-hot product). */
+function fullWidth(c: Cols, N: number): tf.Tensor2D {
+  if (c.idx === null) return c.t;
+  if (c.t.shape[1] === 0) return tf.zeros([c.t.shape[0], N]);
+  return tf.matMul(c.t, tf.cast(tf.oneHot(c.idx, N), 'float32') as tf.Tensor2D);
+}
+
+/** Sample b's full-width lower and upper forms [rows, N] (upper null when lowerOnly). */
+function sampleForms(f: BackState, b: number, N: number): [tf.Tensor2D, tf.Tensor2D | null] {
+  const F = f.forms;
+  if (F.kind === 'dense') {
+    const rowsOf = (A: tf.Tensor): tf.Tensor2D =>
+      f.shared
+        ? (tf.reshape(A, [f.rows, N]) as tf.Tensor2D)
+        : (tf.slice(tf.reshape(A, [f.batch * f.rows, N]), [b * f.rows, 0], [f.rows, N]) as tf.Tensor2D);
+    const AL = rowsOf(F.AL);
+    return [AL, F.AU === null ? null : F.AU === F.AL ? AL : rowsOf(F.AU)];
+  }
+  const P = fullWidth(F.P[b]!, N);
+  const Q = F.Q === null ? null : fullWidth(F.Q[b]!, N);
+  if (Q === null) return [P, f.lowerOnly ? null : P];
+  return [tf.sub(P, Q) as tf.Tensor2D, f.lowerOnly ? null : (tf.add(P, Q) as tf.Tensor2D)];
+}
+
+/**
+ * Dense forms over every neuron, shaped [rows or B·rows, ...mapShape], for the steps that need
+ * whole layers: per-sample forms joined, kept columns scattered back (exact one-hot products).
+ */
+function toDense(f: BackState, mapShape: readonly number[]): BackState & { forms: { kind: 'dense' } } {
+  const F = f.forms;
+  const N = numel(mapShape);
+  const shaped = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [-1, ...mapShape]);
+  if (F.kind === 'dense') {
+    const cols = F.cols;
+    if (cols === null) return f as BackState & { forms: { kind: 'dense' } };
+    const full = (A: tf.Tensor): tf.Tensor =>
+      shaped(
+        cols.shape[0] === 0
+          ? tf.zeros([A.shape[0]!, N])
+          : tf.matMul(A as tf.Tensor2D, tf.cast(tf.oneHot(cols, N), 'float32') as tf.Tensor2D),
+      );
+    const AL = full(F.AL);
+    const AU = F.AU === null ? null : F.AU === F.AL ? AL : full(F.AU);
+    return { ...f, forms: { kind: 'dense', AL, AU, cols: null } };
+  }
+  const per = Array.from({ length: f.batch }, (_, b) => sampleForms(f, b, N));
+  const join = (i: 0 | 1): tf.Tensor => shaped(tf.concat(per.map((p) => p[i]!)));
+  const AL = join(0);
+  return { ...f, forms: { kind: 'dense', AL, AU: f.lowerOnly ? null : join(1), cols: null }, shared: false };
+}
+
+/** Apply a linear back-step (A ↦ A·W, c += A·b) to both sides of dense forms, once while they coincide. */
 function backAffine(
   f: BackState,
   mapA: (A: tf.Tensor, R: number) => tf.Tensor,
   biasOf: ((A: tf.Tensor, R: number) => tf.Tensor) | null,
   width: number,
 ): BackState {
+  if (f.forms.kind !== 'dense') throw new Error('internal: per-sample CROWN forms on a dense back-step');
+  const { AL: AL0, AU: AU0 } = f.forms;
   const R = f.shared ? f.rows : f.batch * f.rows;
   const cShape = f.shared ? [f.rows] : [f.batch, f.rows];
   const side = (A: tf.Tensor, c: Opt): [tf.Tensor, Opt] => [
     mapA(A, R),
     biasOf ? addOpt(c, tf.reshape(biasOf(A, R), cShape)) : c,
   ];
-  const [AL, cL] = side(f.AL, f.cL);
-  const [AU, cU] = f.AU === null ? [null, null] : f.AU === f.AL ? [AL, cL] : side(f.AU, f.cU);
-  return { ...f, AL, cL, AU, cU, peak: Math.max(f.peak, sides(f) * width) };
+  const [AL, cL] = side(AL0, f.cL);
+  const [AU, cU] = AU0 === null ? [null, null] : AU0 === AL0 ? [AL, cL] : side(AU0, f.cU);
+  return {
+    ...f,
+    forms: { kind: 'dense', AL, AU, cols: null },
+    cL,
+    cU,
+    peak: Math.max(f.peak, sides(f) * width),
+  };
 }
 
-/** Back through a dense layer W [in, out], b [out]. */
+/**
+ * Per-sample forms back through a dense layer with Wᵀ [out, in]: each sample multiplies only the
+ * rows of Wᵀ of the neurons it keeps; c += P·b ∓ Q·b over those neurons.
+ */
+function samplesDense(
+  f: BackState,
+  P: readonly Cols[],
+  Q: readonly Cols[] | null,
+  W: tf.Tensor2D,
+  b: Opt,
+): BackState {
+  const [nIn, nOut] = W.shape;
+  const Wt = tf.transpose(W) as tf.Tensor2D;
+  const through = (c: Cols): Cols => ({
+    t:
+      c.t.shape[1] === 0
+        ? tf.zeros([c.t.shape[0], nIn])
+        : tf.matMul(c.t, c.idx === null ? Wt : (tf.gather(Wt, c.idx) as tf.Tensor2D)),
+    idx: null,
+  });
+  let { cL, cU } = f;
+  if (b) {
+    const bias = (c: Cols): tf.Tensor =>
+      c.t.shape[1] === 0 ? tf.zeros([f.rows]) : dot(c.t, c.idx === null ? b : tf.gather(b, c.idx));
+    const pb = tf.stack(P.map(bias));
+    const qb = Q === null ? null : tf.stack(Q.map(bias));
+    cL = addOpt(cL, qb === null ? pb : tf.sub(pb, qb));
+    if (!f.lowerOnly) cU = addOpt(cU, qb === null ? pb : tf.add(pb, qb));
+  }
+  return {
+    ...f,
+    forms: { kind: 'samples', P: P.map(through), Q: Q === null ? null : Q.map(through) },
+    cL,
+    cU,
+    peak: Math.max(f.peak, sides(f) * (nIn + nOut)),
+  };
+}
+
+/** Back through a dense layer W [in, out], b [out] (only the rows of Wᵀ of kept neurons). */
 export function backDense(f: BackState, W: tf.Tensor, b: tf.Tensor | undefined): BackState {
+  if (f.forms.kind === 'samples') return samplesDense(f, f.forms.P, f.forms.Q, W as tf.Tensor2D, b ?? null);
   const [nIn, nOut] = (W as tf.Tensor2D).shape;
-  const Wt = tf.transpose(W); // explicit: matMul's transpose flags are slow on wasm
+  const cols = f.forms.cols;
+  const k = cols === null ? nOut : cols.shape[0];
+  const keep = (t: tf.Tensor): tf.Tensor => (cols === null ? t : tf.gather(t, cols));
+  const Wt = keep(tf.transpose(W)); // explicit: matMul's transpose flags are slow on wasm
+  // (No neuron kept, e.g. constant lines: the forms are 0, and so are their products.)
+  const times = (A: tf.Tensor, R: number, M: tf.Tensor, n: number): tf.Tensor =>
+    k === 0 ? tf.zeros([R, n]) : tf.matMul(tf.reshape(A, [R, k]), M as tf.Tensor2D);
   return backAffine(
     f,
-    (A, R) => tf.matMul(tf.reshape(A, [R, nOut]), Wt),
-    b ? (A, R) => tf.matMul(tf.reshape(A, [R, nOut]), tf.reshape(b, [nOut, 1])) : null,
+    (A, R) => times(A, R, Wt, nIn),
+    b ? (A, R) => times(A, R, tf.reshape(keep(b), [k, 1]), 1) : null,
     nIn + nOut,
   );
 }
@@ -110,7 +246,7 @@ export function backConv2d(f: BackState, W: tf.Tensor, b: tf.Tensor | undefined,
   const [ho, wo, co] = cfg.outShape;
   const pad = convPad(cfg);
   return backAffine(
-    f,
+    toDense(f, cfg.outShape),
     (A, R) =>
       tf.conv2dTranspose(
         tf.reshape(A, [R, ho, wo, co]) as tf.Tensor4D,
@@ -119,16 +255,26 @@ export function backConv2d(f: BackState, W: tf.Tensor, b: tf.Tensor | undefined,
         [...cfg.stride],
         pad,
       ),
-    b ? (A, R) => tf.matMul(tf.sum(tf.reshape(A, [R, ho * wo, co]), 1), tf.reshape(b, [co, 1])) : null,
+    // A·b summed over positions, as one product with b repeated per position (tf.sum over the
+    // middle axis transposes first on wasm, several times slower).
+    b
+      ? (A, R) =>
+          tf.matMul(
+            tf.reshape(A, [R, ho * wo * co]) as tf.Tensor2D,
+            tf.reshape(tf.tile(b, [ho * wo]), [-1, 1]) as tf.Tensor2D,
+          )
+      : null,
     hi * wi * ci + ho * wo * co,
   );
 }
 
-/** Back through a flatten of a map with internal shape [H, W, C]. */
+/**
+ * Back through a flatten of a map with internal shape [H, W, C]. Per-sample forms stay flat (a
+ * reshape of their rows); the layer that needs maps converts them.
+ */
 export function backFlatten(f: BackState, mapShape: readonly number[]): BackState {
-  const r = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [-1, ...mapShape]);
-  const AL = r(f.AL);
-  return { ...f, AL, AU: f.AU === null ? null : f.AU === f.AL ? AL : r(f.AU) };
+  if (f.forms.kind === 'samples') return f;
+  return toDense(f, mapShape);
 }
 
 /**
@@ -136,45 +282,160 @@ export function backFlatten(f: BackState, mapShape: readonly number[]): BackStat
  * lower A' = A⁺·sL + A⁻·sU = A·sm − |A|·sr, c += A⁺·tL + A⁻·tU = A·tm − |A|·tr; upper with + .
  */
 export function backAct(f: BackState, rel: Relaxation): BackState {
-  const B = f.batch;
-  const m = f.rows;
   const shape = rel.sL.shape.slice(1);
+  if (shape.length === 1 && f.rows >= SAMPLE_ROWS_MIN && statusGather()) return samplesAct(f, rel, shape[0]!);
+  const d = toDense(f, shape);
+  const { AL: AL0, AU: AU0 } = d.forms;
+  const B = d.batch;
+  const m = d.rows;
   const N = numel(shape);
   const lines = midRadLines(rel);
   const sm = tf.reshape(lines.sm, [B, 1, N]);
   const sr = tf.reshape(lines.sr, [B, 1, N]);
   const tm = tf.reshape(lines.tm, [B, N]);
   const tr = tf.reshape(lines.tr, [B, N]);
-  const view = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [f.shared ? 1 : B, m, N]);
-  const out = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [B * m, ...shape]);
+  // A flat layer keeps only the neurons live in some sample (the next dense step skips the rest).
+  const cols = shape.length === 1 && statusGather() ? liveInSomeSample(lines.sm, N) : null;
+  const k = cols === null ? N : cols.shape[0];
+  const keep = (t: tf.Tensor): tf.Tensor => (cols === null ? t : tf.gather(t, cols, 2));
+  const [smK, srK] = [keep(sm), keep(sr)];
+  const view = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [d.shared ? 1 : B, m, N]);
+  const out = (A: tf.Tensor): tf.Tensor => tf.reshape(A, cols === null ? [B * m, ...shape] : [B * m, k]);
   const terms = (A: tf.Tensor): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] => {
     const A3 = view(A);
     const abs = tf.abs(A3);
-    return [tf.mul(A3, sm), tf.mul(abs, sr), rowsDot(A3, tm, f.shared), rowsDot(abs, tr, f.shared)];
+    return [
+      tf.mul(keep(A3), smK),
+      tf.mul(keep(abs), srK),
+      rowsDot(A3, tm, d.shared),
+      rowsDot(abs, tr, d.shared),
+    ];
   };
   const combine = (t: ReturnType<typeof terms>, c: Opt, sign: 1 | -1): [tf.Tensor, tf.Tensor] => {
     const [a, ar, bias, biasR] = t;
     const pm = (x: tf.Tensor, y: tf.Tensor): tf.Tensor => (sign > 0 ? tf.add(x, y) : tf.sub(x, y));
     return [out(pm(a, ar)), addOpt(c, tf.reshape(pm(bias, biasR), [B, m]))!];
   };
-  const tL = terms(f.AL);
-  const [AL, cL] = combine(tL, f.cL, -1);
+  const tL = terms(AL0);
+  const [AL, cL] = combine(tL, d.cL, -1);
   let AU: Opt = null;
   let cU: Opt = null;
-  if (f.AU !== null) [AU, cU] = combine(f.AU === f.AL ? tL : terms(f.AU), f.cU, 1);
-  return { ...f, AL, cL, AU, cU, shared: false, peak: Math.max(f.peak, sides(f) * 4 * N) };
+  if (AU0 !== null) [AU, cU] = combine(AU0 === AL0 ? tL : terms(AU0), d.cU, 1);
+  return {
+    ...d,
+    forms: { kind: 'dense', AL, AU, cols },
+    cL,
+    cU,
+    shared: false,
+    peak: Math.max(d.peak, sides(d) * 4 * N),
+  };
 }
 
 /**
- * Σ_n A[b, j, n]·v[b, n] → [B, m] for A [B, m, n], or shared A [1, m, n] (as [m, n]·vᵀ, then a
- * small transpose: tfjs's batched matMul gradient does not reduce a broadcast batch axis).
+ * The neurons whose mid slope sm [B, ...] is non-zero in some sample, or null when that is nearly
+ * all of them (then keeping every column is cheaper than gathering). Reads sm back.
+ */
+function liveInSomeSample(sm: tf.Tensor, N: number): tf.Tensor1D | null {
+  const d = sm.dataSync();
+  const live: number[] = [];
+  for (let j = 0; j < N; j++)
+    for (let i = j; i < d.length; i += N)
+      if (d[i] !== 0) {
+        live.push(j);
+        break;
+      }
+  return live.length > 0.9 * N ? null : tf.tensor1d(live, 'int32');
+}
+
+/**
+ * A flat activation into per-sample forms over the neurons each sample keeps (see the file
+ * comment). The bias terms use every neuron (a neuron with both slopes 0 may still have an
+ * intercept); the forms drop exactly the zero columns.
+ */
+function samplesAct(f0: BackState, rel: Relaxation, N: number): BackState {
+  const f = f0.forms.kind === 'dense' ? toDense(f0, [N]) : f0;
+  const B = f.batch;
+  const lines = midRadLines(rel);
+  const flat = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B, N]);
+  const [sm, sr] = [flat(lines.sm), flat(lines.sr)];
+  const live = nonzeroColumns(sm);
+  const unstable = nonzeroColumns(sr);
+  const [smRows, srRows, tmRows, trRows] = [sm, sr, flat(lines.tm), flat(lines.tr)].map((t) =>
+    tf.unstack(t),
+  ) as [tf.Tensor[], tf.Tensor[], tf.Tensor[], tf.Tensor[]];
+  const same = f.forms.kind === 'dense' ? f.forms.AU === f.forms.AL : f.forms.Q === null;
+  const pick = (t: tf.Tensor, idx: tf.Tensor1D | null): tf.Tensor =>
+    idx === null ? t : tf.gather(t, idx, 1);
+  const slope = (v: tf.Tensor, idx: tf.Tensor1D | null): tf.Tensor =>
+    tf.reshape(idx === null ? v : tf.gather(v, idx), [1, -1]);
+  // Bias terms A·tm and |A|·tr per side: from dense forms in one (batched) product each.
+  const dense = f.forms.kind === 'dense' ? f.forms : null;
+  const view = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [f.shared ? 1 : B, f.rows, N]);
+  const denseBias = (A: tf.Tensor): [tf.Tensor, tf.Tensor] => [
+    rowsDot(view(A), flat(lines.tm), f.shared),
+    rowsDot(tf.abs(view(A)), flat(lines.tr), f.shared),
+  ];
+  const biasDL = dense ? denseBias(dense.AL) : null;
+  const biasDU = dense && dense.AU !== null ? (dense.AU === dense.AL ? biasDL : denseBias(dense.AU)) : null;
+  const P: Cols[] = [];
+  const Q: Cols[] = [];
+  const biasL: tf.Tensor[] = [];
+  const biasU: tf.Tensor[] = [];
+  for (let b = 0; b < B; b++) {
+    const nd = live[b]!;
+    const un = same ? unstable[b]! : nd;
+    // One tidy per sample: [P, Q (both sides), A_L bias, A_U bias (from per-sample forms)].
+    const out = tf.tidy(() => {
+      const [AL, AU] = sampleForms(f, b, N);
+      const absL = tf.abs(AL);
+      const absU = AU === null ? null : AU === AL ? absL : tf.abs(AU);
+      const bias: tf.Tensor[] = [];
+      if (!dense) {
+        const [a, ar] = [dot(AL, tmRows[b]!), dot(absL, trRows[b]!)];
+        bias.push(tf.sub(a, ar));
+        if (AU !== null)
+          bias.push(AU === AL ? tf.add(a, ar) : tf.add(dot(AU, tmRows[b]!), dot(absU!, trRows[b]!)));
+      }
+      const [smN, srN] = [slope(smRows[b]!, nd), slope(srRows[b]!, nd)];
+      const lower = (): tf.Tensor => tf.sub(tf.mul(pick(AL, nd), smN), tf.mul(pick(absL, nd), srN));
+      if (AU === null) return [lower(), ...bias];
+      if (same) return [tf.mul(pick(AL, nd), smN), tf.mul(pick(absL, un), slope(srRows[b]!, un)), ...bias];
+      const lo = lower();
+      const up = tf.add(tf.mul(pick(AU, nd), smN), tf.mul(pick(absU!, nd), srN));
+      return [tf.mul(tf.add(lo, up), 0.5), tf.mul(tf.sub(up, lo), 0.5), ...bias];
+    });
+    P.push({ t: out[0] as tf.Tensor2D, idx: nd });
+    if (!f.lowerOnly) Q.push({ t: out[1] as tf.Tensor2D, idx: un });
+    const rest = out.slice(f.lowerOnly ? 1 : 2);
+    if (!dense) {
+      biasL.push(rest[0]!);
+      if (!f.lowerOnly) biasU.push(rest[1]!);
+    }
+  }
+  const newL = biasDL ? tf.sub(biasDL[0], biasDL[1]) : tf.stack(biasL);
+  const newU = f.lowerOnly ? null : biasDU ? tf.add(biasDU[0], biasDU[1]) : tf.stack(biasU);
+  return {
+    ...f,
+    forms: { kind: 'samples', P, Q: f.lowerOnly ? null : Q },
+    cL: addOpt(f.cL, newL),
+    cU: addOpt(f.cU, newU),
+    shared: false,
+    peak: Math.max(f.peak, sides(f) * 4 * N),
+  };
+}
+
+/**
+ * Σ_n A[b, j, n]·v[b, n] → [B, m] for A [B, m, n] (an elementwise product and a sum: their
+ * gradients are broadcasts, where a batched matrix-vector product's are slow batched outer
+ * products), or shared A [1, m, n] (as [m, n]·vᵀ, then a small transpose: tfjs's batched matMul
+ * gradient does not reduce a broadcast batch axis).
  */
 function rowsDot(A: tf.Tensor, v: tf.Tensor, shared: boolean): tf.Tensor {
   const [, m, n] = A.shape as [number, number, number];
   const B = v.shape[0]!;
   if (shared)
     return tf.transpose(tf.matMul(tf.reshape(A, [m, n]) as tf.Tensor2D, tf.transpose(v) as tf.Tensor2D));
-  return tf.reshape(tf.matMul(A, tf.reshape(v, [B, n, 1])), [B, m]);
+  return tf.sum(tf.mul(A, tf.reshape(v, [B, 1, n])), 2);
 }
 
 /** Box centre and radius, flattened [B, n0]. */
@@ -185,21 +446,42 @@ function boxCR(box: InputBox): [tf.Tensor2D, tf.Tensor2D] {
 }
 
 function concretizeWith(
-  f: BackState,
+  f0: BackState,
   c: tf.Tensor2D,
   rho: tf.Tensor2D,
 ): { lower: tf.Tensor2D; upper?: tf.Tensor2D } {
   const [B, n0] = c.shape;
+  const f = f0.forms.kind === 'dense' ? toDense(f0, [n0]) : f0;
   const m = f.rows;
-  const terms = (A: tf.Tensor): [tf.Tensor, tf.Tensor] => {
-    const A3 = tf.reshape(A, [f.shared ? 1 : B, m, n0]);
-    return [rowsDot(A3, c, f.shared), rowsDot(tf.abs(A3), rho, f.shared)];
-  };
   const withC = (v: tf.Tensor, cc: Opt): tf.Tensor2D => (cc === null ? v : tf.add(v, cc)) as tf.Tensor2D;
-  const tL = terms(f.AL);
+  let tL: [tf.Tensor, tf.Tensor];
+  let tU: [tf.Tensor, tf.Tensor] | null;
+  if (f.forms.kind === 'samples') {
+    // Per sample: A·c and |A|·ρ as matrix-vector products.
+    const [cRows, rhoRows] = [tf.unstack(c), tf.unstack(rho)];
+    // One tidy per sample: [A_L·c, |A_L|·ρ, A_U·c, |A_U|·ρ] (the upper pair only without lowerOnly).
+    const per = Array.from({ length: B }, (_, b) =>
+      tf.tidy(() => {
+        const [AL, AU] = sampleForms(f, b, n0);
+        const t = (A: tf.Tensor2D): tf.Tensor[] => [dot(A, cRows[b]!), dot(tf.abs(A), rhoRows[b]!)];
+        const lo = t(AL);
+        return AU === null ? lo : [...lo, ...(AU === AL ? lo : t(AU))];
+      }),
+    );
+    const stack2 = (k: number, i: 0 | 1): tf.Tensor => tf.stack(per.map((p) => p[2 * k + i]!));
+    tL = [stack2(0, 0), stack2(0, 1)];
+    tU = f.lowerOnly ? null : [stack2(1, 0), stack2(1, 1)];
+  } else {
+    const { AL, AU } = f.forms;
+    const terms = (A: tf.Tensor): [tf.Tensor, tf.Tensor] => {
+      const A3 = tf.reshape(A, [f.shared ? 1 : B, m, n0]);
+      return [rowsDot(A3, c, f.shared), rowsDot(tf.abs(A3), rho, f.shared)];
+    };
+    tL = terms(AL);
+    tU = AU === null ? null : AU === AL ? tL : terms(AU);
+  }
   const lower = withC(tf.sub(tL[0], tL[1]), f.cL);
-  if (f.AU === null) return { lower };
-  const tU = f.AU === f.AL ? tL : terms(f.AU);
+  if (tU === null) return { lower };
   return { lower, upper: withC(tf.add(tU[0], tU[1]), f.cU) };
 }
 
@@ -238,10 +520,10 @@ export function crownLayer(
       ]);
       const s = lowerOnly ? 1 : 2;
       const f = chain({
-        AL: I,
+        forms: { kind: 'dense', AL: I, AU: lowerOnly ? null : I, cols: null },
         cL: null,
-        AU: lowerOnly ? null : I,
         cU: null,
+        lowerOnly,
         shared: true,
         rows: q,
         batch: B,

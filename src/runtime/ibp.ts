@@ -1,7 +1,7 @@
 /**
  * Interval bound propagation (paper-notes §3, main-text Eq. 2) in mid/rad form: per affine layer
- * one call of W on [x; mid] (the clean input rides along, so the logits come from the same pass)
- * and one of |W| on rad. The last layer folds the specification C into W (elision, §7).
+ * one call of W on mid and one of |W| on rad, plus W on the clean input (the logits come from the
+ * same pass). The last layer folds the specification C into W (elision, §7).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { actForward } from './act.js';
@@ -25,18 +25,15 @@ const midRad = (s: IbpState): [tf.Tensor, tf.Tensor] => [
   tf.mul(tf.sub(s.u, s.l), 0.5),
 ];
 
-/** [x; mid] through the affine map in one call, split back. */
-function withMid(s: IbpState, mid: tf.Tensor, affine: (t: tf.Tensor) => tf.Tensor): [tf.Tensor, tf.Tensor] {
-  const B = s.x.shape[0]!;
-  const [x, m] = tf.split(affine(tf.concat([s.x, mid], 0)), [B, B], 0);
-  return [x!, m!];
-}
-
+/**
+ * The clean x and the box centre go through the affine map in separate calls (no concat/split):
+ * when the logits do not enter a loss, the clean path drops out of the gradient entirely.
+ */
 function ibpAffine(s: IbpState, op: LinOp): IbpState {
   const [mid, rad] = midRad(s);
-  const [x, m] = withMid(s, mid, op.affine);
+  const m = op.affine(mid);
   const r = op.absLinear(rad);
-  return { x, l: tf.sub(m, r), u: tf.add(m, r) };
+  return { x: op.affine(s.x), l: tf.sub(m, r), u: tf.add(m, r) };
 }
 
 /** Dense layer W [in, out], b [out]. */
@@ -62,7 +59,9 @@ export function ibpAct(s: IbpState, a: ActSpec): IbpState {
 
 /**
  * Last dense layer. Without C: like `ibpDense`. With C [B, m, K]: l, u [B, m] bound C·z, computed
- * as C·(W·mid + b) ∓ |C·W|·rad; x holds the clean logits [B, K].
+ * as C·(W·mid + b) ∓ |C·W|·rad (per-sample rows of C·W from one 2-D product; the per-sample
+ * contractions are elementwise products and sums, which every backend runs fast, gradients
+ * included); x holds the clean logits [B, K].
  */
 export function ibpLast(
   s: IbpState,
@@ -73,9 +72,9 @@ export function ibpLast(
   if (!C) return ibpDense(s, W, b);
   const [B, m, K] = C.shape;
   const [mid, rad] = midRad(s);
-  const [x, zMid] = withMid(s, mid, (t) => dense(t as tf.Tensor2D, W, b));
-  const center = tf.reshape(tf.matMul(C, tf.expandDims(zMid, 2)), [B, m]);
+  const zMid = dense(mid, W, b);
+  const center = tf.sum(tf.mul(C, tf.reshape(zMid, [B, 1, K])), 2);
   const CW = tf.reshape(tf.matMul(tf.reshape(C, [B * m, K]), tf.transpose(W)), [B, m, -1]);
-  const dev = tf.reshape(tf.matMul(tf.abs(CW), tf.expandDims(rad, 2)), [B, m]);
-  return { x, l: tf.sub(center, dev), u: tf.add(center, dev) };
+  const dev = tf.sum(tf.mul(tf.abs(CW), tf.expandDims(rad, 1)), 2);
+  return { x: dense(s.x, W, b), l: tf.sub(center, dev), u: tf.add(center, dev) };
 }

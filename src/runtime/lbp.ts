@@ -8,149 +8,207 @@
  * four), and an activation with slopes sL, sU ≥ 0 maps (M, R) to
  * (sm·M + sr·R, sr·M + sm·R) with sm = (sL + sU)/2, sr = (sU − sL)/2; biases likewise.
  *
- * Storage: the n0 input directions are a batch axis, so conv layers run as plain conv2d on
- * [B·n0, H, W, C]. Until the first activation the bounds are the same for every sample and are
- * kept once ("shared", [n0, ...]); the first affine layer takes A = W directly (no identity
- * product). The clean x rides along (the logits come from the same pass).
+ * What is carried, per layer:
+ * - m, r [B, ...s]: the mid and radius forms evaluated at the box centre c, biases included
+ *   (m = M·c + (bL + bU)/2, r = R·c + (bU − bL)/2). They follow the same rules as the forms but
+ *   cost no more than IBP, and give the linear part of the closed form: AL·c + bL = m − r.
+ * - The forms themselves, only for the box terms: with ρ the box radius,
+ *   l = m − r − Σᵢ|ρᵢ·(M − R)ᵢ|, u = m + r + Σᵢ|ρᵢ·(M + R)ᵢ|. Once the forms differ per sample
+ *   they are stored with ρ folded into their rows, so the box terms are plain sums.
+ * The forms live in one of three layouts: "shared" ([n0, ...s], the same for every sample: before
+ * the first activation, where A = W and R = 0; the first affine layer takes A = W directly, no
+ * identity product); "batched" ([B·n0, ...s], the n0 input directions as a batch axis, so conv
+ * layers run as plain conv2d); "samples" (flat layers with status gathering, see status.ts: one
+ * [n0, k] matrix per sample over its k live columns only, so the next dense layer multiplies
+ * only those rows of W). The clean x rides along (the logits come from the same pass).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { numel } from '../ir/ir.js';
 import { actForward, actOf, midRadLines } from './act.js';
 import { convOp, dense, denseOp, type LinOp } from './affine.js';
 import { crownBudgetFloats, MemoryBudgetError, mib } from './budget.js';
+import { nonzeroColumns, rowSums, SAMPLE_ROWS_MIN, statusGather } from './status.js';
 import type { Conv2dCfg, InputBox, Relaxation } from './types.js';
 
-/** Box centre c and radius ρ, flattened [B, n0], and the input size n0. */
+/** Box radius ρ, flattened [B, n0], and the input size n0. */
 interface LbpBox {
-  readonly c: tf.Tensor2D;
   readonly rho: tf.Tensor2D;
   readonly n0: number;
 }
+
+/**
+ * One sample's form, transposed ([k, n0]: one row per neuron, so gathers copy whole rows and the
+ * box terms reduce the inner axis), over the neurons `idx` of its layer; idx null = all of them.
+ */
+interface Cols {
+  readonly t: tf.Tensor2D;
+  readonly idx: tf.Tensor1D | null;
+}
+
+/** The mid/rad linear forms (see the file comment); R null = 0, shared M null = identity. */
+type Forms =
+  | { readonly kind: 'shared'; readonly M: tf.Tensor | null }
+  | { readonly kind: 'batched'; readonly M: tf.Tensor; readonly R: tf.Tensor | null }
+  | { readonly kind: 'samples'; readonly M: readonly Cols[]; readonly R: readonly Cols[] | null };
 
 /** LBP state: clean x, bounds [l, u] of the current layer (pre-activation after an affine layer). */
 export interface LbpState {
   readonly x: tf.Tensor;
   readonly l: tf.Tensor;
   readonly u: tf.Tensor;
-  /** (AL + AU)/2: [n0, ...s] when shared, else [B·n0, ...s]; null = identity (the input itself). */
-  readonly M: tf.Tensor | null;
-  /** (AU − AL)/2, same layout; null = 0. */
-  readonly R: tf.Tensor | null;
-  /** (bL + bU)/2: [...s] when shared, else [B, ...s]; null = 0. */
-  readonly mb: tf.Tensor | null;
-  /** (bU − bL)/2, same layout; null = 0. */
-  readonly rb: tf.Tensor | null;
-  readonly shared: boolean;
+  /** Mid form at the box centre, biases included, [B, ...s]. */
+  readonly m: tf.Tensor;
+  /** Radius form at the box centre, [B, ...s]; null = 0. */
+  readonly r: tf.Tensor | null;
+  readonly forms: Forms;
   readonly box: LbpBox;
 }
 
 type Opt = tf.Tensor | null;
 const add = (a: Opt, b: Opt): Opt => (a === null ? b : b === null ? a : tf.add(a, b));
-const sub = (a: Opt, b: Opt): Opt =>
-  a === null ? (b === null ? null : tf.neg(b)) : b === null ? a : tf.sub(a, b);
 const mul = (a: Opt, s: tf.Tensor): Opt => (a === null ? null : tf.mul(a, s));
 
 /** Start of an LBP pass: z = x, i.e. A = I, b = 0. */
 export function lbpInput(box: InputBox): LbpState {
   const B = box.x.shape[0]!;
   const n0 = box.x.size / B;
-  const c = tf.reshape(tf.mul(tf.add(box.lo, box.hi), 0.5), [B, n0]) as tf.Tensor2D;
   const rho = tf.reshape(tf.mul(tf.sub(box.hi, box.lo), 0.5), [B, n0]) as tf.Tensor2D;
   return {
     x: box.x,
     l: box.lo,
     u: box.hi,
-    M: null,
-    R: null,
-    mb: null,
-    rb: null,
-    shared: true,
-    box: { c, rho, n0 },
+    m: tf.mul(tf.add(box.lo, box.hi), 0.5),
+    r: null,
+    forms: { kind: 'shared', M: null },
+    box: { rho, n0 },
   };
-}
-
-/**
- * Closed form over the box: l = AL·c − |AL|·ρ + bL, u = AU·c + |AU|·ρ + bU
- * (= relu(AL)·x_L + neg(AL)·x_U + bL and its upper twin), reshaped to [B, ...outShape].
- */
-function concretize(
-  M: tf.Tensor,
-  R: Opt,
-  mb: Opt,
-  rb: Opt,
-  shared: boolean,
-  box: LbpBox,
-  outShape: readonly number[],
-): { l: tf.Tensor; u: tf.Tensor } {
-  const B = box.c.shape[0];
-  const N = numel(outShape);
-  const n0 = box.n0;
-  // [A·c, |A|·ρ] as [B, N]: one 2-D product while shared, batched row-vector products otherwise.
-  const terms = (A: tf.Tensor): [tf.Tensor, tf.Tensor] => {
-    if (shared) {
-      const A2 = tf.reshape(A, [n0, N]) as tf.Tensor2D;
-      return [tf.matMul(box.c, A2), tf.matMul(box.rho, tf.abs(A2))];
-    }
-    const A3 = tf.reshape(A, [B, n0, N]);
-    const row = (v: tf.Tensor): tf.Tensor => tf.reshape(v, [B, 1, n0]);
-    const flat = (v: tf.Tensor): tf.Tensor => tf.reshape(v, [B, N]);
-    return [flat(tf.matMul(row(box.c), A3)), flat(tf.matMul(row(box.rho), tf.abs(A3)))];
-  };
-  const tL = terms(R ? tf.sub(M, R) : M);
-  const tU = R ? terms(tf.add(M, R)) : tL;
-  const flatBias = (t: Opt): Opt => (t === null ? null : tf.reshape(t, shared ? [N] : [B, N]));
-  const lo = add(tf.sub(tL[0], tL[1]), sub(flatBias(mb), flatBias(rb)))!;
-  const up = add(tf.add(tU[0], tU[1]), add(flatBias(mb), flatBias(rb)))!;
-  return { l: tf.reshape(lo, [B, ...outShape]), u: tf.reshape(up, [B, ...outShape]) };
 }
 
 /**
  * Refuses (MemoryBudgetError, a UserError) a step that would need more than the memory budget:
- * `perDirection` float32 values per input direction, for every sample unless still shared.
+ * `need` float32 values for its linear forms.
  */
-function guard(s: LbpState, perDirection: number, perSample: boolean, shape: readonly number[]): void {
-  const B = s.x.shape[0]!;
-  const need = (perSample ? B : 1) * s.box.n0 * perDirection;
+function guard(s: LbpState, need: number, shape: readonly number[]): void {
   const budget = crownBudgetFloats();
   if (need > budget)
     throw new MemoryBudgetError(
       `LBP needs about ${mib(need)} MiB for its linear bounds at a layer of shape [${shape.join(', ')}] ` +
-        `(batch ${B}, ${s.box.n0} input dimensions), over the budget of ${mib(budget)} MiB`,
+        `(batch ${s.x.shape[0]!}, ${s.box.n0} input dimensions), over the budget of ${mib(budget)} MiB`,
       ['use a smaller batch, or raise the budget with VNET_CROWN_BUDGET_MB'],
     );
 }
 
-/** A per-layer tensor without a batch axis through a row-batched map. */
-function applyShared(f: (t: tf.Tensor) => tf.Tensor, t: tf.Tensor, outShape: readonly number[]): tf.Tensor {
-  return tf.reshape(f(tf.expandDims(t, 0)), [...outShape]);
+/** Columns stored per sample, over all samples (the size of a "samples" layout). */
+const storedColumns = (cols: readonly Cols[] | null): number =>
+  cols === null ? 0 : cols.reduce((n, c) => n + c.t.shape[0], 0);
+
+/** The identity form as a matrix (only for a net whose first layer is an activation). */
+const formOrEye = (M: tf.Tensor | null, n0: number): tf.Tensor => M ?? tf.eye(n0);
+
+/** Σᵢ|Mᵢ − Rᵢ| and Σᵢ|Mᵢ + Rᵢ| with `sum` reducing the input-direction axis (R null = 0). */
+function boxPair(
+  M: tf.Tensor,
+  R: tf.Tensor | null,
+  sum: (t: tf.Tensor) => tf.Tensor,
+): [tf.Tensor, tf.Tensor] {
+  if (R === null) {
+    const d = sum(tf.abs(M));
+    return [d, d];
+  }
+  return [sum(tf.abs(tf.sub(M, R))), sum(tf.abs(tf.add(M, R)))];
 }
 
-function lbpAffine(s: LbpState, op: LinOp): LbpState {
-  const B = s.x.shape[0]!;
-  const out = op.outShape;
-  guard(s, 2 * numel(op.inShape) + 6 * numel(out), !s.shared, out);
-  // Clean x and the mid bias in one call of the affine map.
-  let x: tf.Tensor;
-  let mb: Opt;
-  if (s.mb === null) {
-    x = op.affine(s.x);
-    mb = op.bias() ?? null;
-  } else {
-    const bRows = s.shared ? tf.expandDims(s.mb, 0) : s.mb;
-    const y = op.affine(tf.concat([s.x, bRows], 0));
-    x = tf.slice(y, 0, B);
-    const mbRows = tf.slice(y, B);
-    mb = s.shared ? tf.reshape(mbRows, [...out]) : mbRows;
+/** Per-sample transposed forms [N, n0] reduced over n0. */
+const sampleSum = (t: tf.Tensor): tf.Tensor => rowSums(t as tf.Tensor2D);
+
+/** Box terms Σᵢ|ρᵢ·(M ∓ R)ᵢ| of every neuron, lower and upper side, [B, N] each. */
+function boxTerms(forms: Forms, box: LbpBox, B: number, N: number): [tf.Tensor, tf.Tensor] {
+  const n0 = box.n0;
+  switch (forms.kind) {
+    case 'shared': {
+      const d = tf.matMul(box.rho, tf.abs(tf.reshape(formOrEye(forms.M, n0), [n0, N])) as tf.Tensor2D);
+      return [d, d];
+    }
+    case 'batched': {
+      const view = (t: tf.Tensor | null): tf.Tensor | null => (t === null ? null : tf.reshape(t, [B, n0, N]));
+      return boxPair(view(forms.M)!, view(forms.R), (t) => tf.sum(t, 1));
+    }
+    case 'samples': {
+      // One tidy per sample: its temporaries go at once (only the [N] sums stay).
+      const per = forms.M.map((Mb, b) => tf.tidy(() => boxPair(Mb.t, forms.R?.[b]?.t ?? null, sampleSum)));
+      return [tf.stack(per.map((p) => p[0])), tf.stack(per.map((p) => p[1]))];
+    }
   }
-  const M = s.M === null ? op.identity() : op.linear(s.M);
-  const R = s.R === null ? null : op.absLinear(s.R);
-  const rb = s.rb === null ? null : s.shared ? applyShared(op.absLinear, s.rb, out) : op.absLinear(s.rb);
-  return { x, ...concretize(M, R, mb, rb, s.shared, s.box, out), M, R, mb, rb, shared: s.shared, box: s.box };
+}
+
+/** l = m − r − (box term), u = m + r + (box term), shaped [B, ...outShape]. */
+function concretize(
+  m: tf.Tensor,
+  r: Opt,
+  forms: Forms,
+  box: LbpBox,
+  outShape: readonly number[],
+): { l: tf.Tensor; u: tf.Tensor } {
+  const B = m.shape[0]!;
+  const N = numel(outShape);
+  const [dL, dU] = boxTerms(forms, box, B, N);
+  const flat = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B, N]);
+  const m2 = flat(m);
+  const r2 = r === null ? null : flat(r);
+  const lo = tf.sub(r2 === null ? m2 : tf.sub(m2, r2), dL);
+  const up = tf.add(r2 === null ? m2 : tf.add(m2, r2), dU);
+  return { l: tf.reshape(lo, [B, ...outShape]), u: tf.reshape(up, [B, ...outShape]) };
+}
+
+/**
+ * A sample's transposed forms through a dense weight, given as Wᵀ [out, in]: Wᵀ[:, c.idx] · c.t,
+ * [out, n0] (only the columns of Wᵀ of the stored neurons); zeros when none is stored.
+ */
+function colsTimes(c: Cols, Wt: tf.Tensor2D): tf.Tensor2D {
+  if (c.t.shape[0] === 0) return tf.zeros([Wt.shape[0], c.t.shape[1]]);
+  return tf.matMul(c.idx === null ? Wt : (tf.gather(Wt, c.idx, 1) as tf.Tensor2D), c.t);
+}
+
+/** The forms through a linear map; `W` is the dense weight [in, out] (required by "samples"). */
+function formsThrough(forms: Forms, op: LinOp, W: tf.Tensor2D | undefined): Forms {
+  switch (forms.kind) {
+    case 'shared':
+      return { kind: 'shared', M: forms.M === null ? op.identity() : op.linear(forms.M) };
+    case 'batched':
+      return { kind: 'batched', M: op.linear(forms.M), R: forms.R === null ? null : op.absLinear(forms.R) };
+    case 'samples': {
+      if (!W) throw new Error('internal: per-sample LBP forms can only go through a dense layer');
+      const Wt = tf.transpose(W) as tf.Tensor2D;
+      const absWt = tf.abs(Wt) as tf.Tensor2D;
+      const full = (t: tf.Tensor2D): Cols => ({ t, idx: null });
+      return {
+        kind: 'samples',
+        M: forms.M.map((c) => full(colsTimes(c, Wt))),
+        R: forms.R === null ? null : forms.R.map((c) => full(colsTimes(c, absWt))),
+      };
+    }
+  }
+}
+
+function lbpAffine(s: LbpState, op: LinOp, W?: tf.Tensor2D): LbpState {
+  const B = s.x.shape[0]!;
+  const n0 = s.box.n0;
+  const [nIn, nOut] = [numel(op.inShape), numel(op.outShape)];
+  const f = s.forms;
+  const need =
+    f.kind === 'samples'
+      ? n0 * (storedColumns(f.M) + storedColumns(f.R) + 2 * B * nOut)
+      : (f.kind === 'shared' ? 1 : B) * n0 * (2 * nIn + 6 * nOut);
+  guard(s, need, op.outShape);
+  const forms = formsThrough(f, op, W);
+  const m = op.affine(s.m);
+  const r = s.r === null ? null : op.absLinear(s.r);
+  return { x: op.affine(s.x), ...concretize(m, r, forms, s.box, op.outShape), m, r, forms, box: s.box };
 }
 
 /** Dense layer W [in, out], b [out]. */
 export function lbpDense(s: LbpState, W: tf.Tensor, b: tf.Tensor | undefined): LbpState {
-  return lbpAffine(s, denseOp(W, b));
+  return lbpAffine(s, denseOp(W, b), W as tf.Tensor2D);
 }
 
 /** Conv layer W [kh, kw, Cin, Cout], b [Cout]. */
@@ -162,11 +220,113 @@ export function lbpConv2d(s: LbpState, W: tf.Tensor, b: tf.Tensor | undefined, c
 export function lbpFlatten(s: LbpState): LbpState {
   const B = s.x.shape[0]!;
   const N = s.x.size / B;
-  const rows = (t: Opt): Opt => (t === null ? null : tf.reshape(t, [-1, N]));
-  const bias = (t: Opt): Opt => (t === null ? null : tf.reshape(t, s.shared ? [N] : [B, N]));
   const flat = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B, N]);
-  const M = s.M === null ? null : rows(s.M);
-  return { ...s, x: flat(s.x), l: flat(s.l), u: flat(s.u), M, R: rows(s.R), mb: bias(s.mb), rb: bias(s.rb) };
+  const rows = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [-1, N]);
+  const f = s.forms;
+  const forms: Forms =
+    f.kind === 'shared'
+      ? { kind: 'shared', M: f.M === null ? null : rows(f.M) }
+      : f.kind === 'batched'
+        ? { kind: 'batched', M: rows(f.M), R: f.R === null ? null : rows(f.R) }
+        : f;
+  return {
+    ...s,
+    x: flat(s.x),
+    l: flat(s.l),
+    u: flat(s.u),
+    m: flat(s.m),
+    r: s.r === null ? null : flat(s.r),
+    forms,
+  };
+}
+
+/** Activation slopes in mid/rad form, [B, ...s]. */
+interface Slopes {
+  readonly sm: tf.Tensor;
+  readonly sr: tf.Tensor;
+}
+
+/** The activation on batched forms (ρ folded in when they stop being shared). */
+function actBatched(s: LbpState, k: Slopes, shape: readonly number[]): Forms {
+  const B = s.x.shape[0]!;
+  const n0 = s.box.n0;
+  const N = numel(shape);
+  const sm3 = tf.reshape(k.sm, [B, 1, N]);
+  const sr3 = tf.reshape(k.sr, [B, 1, N]);
+  const rows = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B * n0, ...shape]);
+  const f = s.forms;
+  if (f.kind === 'shared') {
+    const Mr = tf.mul(tf.reshape(formOrEye(f.M, n0), [1, n0, N]), tf.reshape(s.box.rho, [B, n0, 1]));
+    return { kind: 'batched', M: rows(tf.mul(Mr, sm3)), R: rows(tf.mul(Mr, sr3)) };
+  }
+  if (f.kind !== 'batched') throw new Error('internal: per-sample LBP forms on a batched activation');
+  const M3 = tf.reshape(f.M, [B, n0, N]);
+  const R3 = f.R === null ? null : tf.reshape(f.R, [B, n0, N]);
+  return {
+    kind: 'batched',
+    M: rows(add(tf.mul(M3, sm3), mul(R3, sr3))!),
+    R: rows(add(tf.mul(M3, sr3), mul(R3, sm3))!),
+  };
+}
+
+/**
+ * The activation on a flat layer, per sample over its live columns: M' = sm·M + sr·R on the
+ * non-dead columns (sm ≠ 0), R' = sr·M + sm·R there too, or only on the unstable columns
+ * (sr ≠ 0) while R = 0. Every dropped column is exactly 0.
+ */
+function actSamples(s: LbpState, k: Slopes, N: number): Forms {
+  const B = s.x.shape[0]!;
+  const n0 = s.box.n0;
+  const sm = tf.reshape(k.sm, [B, N]);
+  const sr = tf.reshape(k.sr, [B, N]);
+  const live = nonzeroColumns(sm);
+  const unstable = nonzeroColumns(sr);
+  const smRows = tf.unstack(sm);
+  const srRows = tf.unstack(sr);
+  const rhoRows = tf.unstack(s.box.rho);
+  const f = s.forms;
+  const sharedT = f.kind === 'shared' ? tf.transpose(tf.reshape(formOrEye(f.M, n0), [n0, N])) : null;
+  /** Sample b's transposed forms [N, n0] (the shared ones without ρ: it is folded in after the gather). */
+  const sourceOf = (b: number): [tf.Tensor, tf.Tensor | null] => {
+    switch (f.kind) {
+      case 'shared':
+        return [sharedT!, null];
+      case 'batched': {
+        const rowsOf = (t: tf.Tensor): tf.Tensor =>
+          tf.transpose(tf.slice(tf.reshape(t, [B * n0, N]), [b * n0, 0], [n0, N]));
+        return [rowsOf(f.M), f.R === null ? null : rowsOf(f.R)];
+      }
+      case 'samples':
+        if (f.M[b]!.idx !== null) throw new Error('internal: LBP activation on gathered forms');
+        return [f.M[b]!.t, f.R?.[b]?.t ?? null];
+    }
+  };
+  const pick = (t: tf.Tensor, idx: tf.Tensor1D | null): tf.Tensor => (idx === null ? t : tf.gather(t, idx));
+  const Ms: Cols[] = [];
+  const Rs: Cols[] = [];
+  for (let b = 0; b < B; b++) {
+    const nd = live[b]!;
+    const rIdx = f.kind !== 'shared' && f.R !== null ? nd : unstable[b]!; // R = 0: R' = sr·M lives on the unstable
+    // One tidy per sample: only its kept forms [M', R'] stay.
+    const [Mt, Rt] = tf.tidy(() => {
+      const [Mb, Rb] = sourceOf(b);
+      const slope = (v: tf.Tensor, idx: tf.Tensor1D | null): tf.Tensor => tf.reshape(pick(v, idx), [-1, 1]);
+      const smN = slope(smRows[b]!, nd);
+      const srN = slope(srRows[b]!, nd);
+      if (Rb === null) {
+        const rho = f.kind === 'shared' ? tf.reshape(rhoRows[b]!, [1, n0]) : tf.scalar(1);
+        const scaled = (idx: tf.Tensor1D | null, v: tf.Tensor): tf.Tensor =>
+          tf.mul(tf.mul(pick(Mb, idx), rho), v);
+        return [scaled(nd, smN), scaled(rIdx, slope(srRows[b]!, rIdx))];
+      }
+      const gM = pick(Mb, nd);
+      const gR = pick(Rb, nd);
+      return [tf.add(tf.mul(gM, smN), tf.mul(gR, srN)), tf.add(tf.mul(gM, srN), tf.mul(gR, smN))];
+    });
+    Ms.push({ t: Mt as tf.Tensor2D, idx: nd });
+    Rs.push({ t: Rt as tf.Tensor2D, idx: rIdx });
+  }
+  return { kind: 'samples', M: Ms, R: Rs };
 }
 
 /**
@@ -178,41 +338,74 @@ export function lbpAct(s: LbpState, rel: Relaxation): LbpState {
   const B = s.x.shape[0]!;
   const shape = s.x.shape.slice(1);
   const N = numel(shape);
-  const n0 = s.box.n0;
-  guard(s, 8 * N, true, shape);
   const { sm, sr, tm, tr } = midRadLines(rel);
-  const sm3 = tf.reshape(sm, [B, 1, N]);
-  const sr3 = tf.reshape(sr, [B, 1, N]);
-  const view = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [s.shared ? 1 : B, n0, N]);
-  const M3 = view(s.M ?? tf.eye(n0));
-  const R3 = s.R === null ? null : view(s.R);
-  const rows = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B * n0, ...shape]);
-  const M = rows(add(tf.mul(M3, sm3), mul(R3, sr3))!);
-  const R = rows(add(tf.mul(M3, sr3), mul(R3, sm3))!);
-  const sm2 = tf.reshape(sm, [B, ...shape]);
-  const sr2 = tf.reshape(sr, [B, ...shape]);
-  const mb = add(add(mul(s.mb, sm2), mul(s.rb, sr2)), tm)!;
-  const rb = add(add(mul(s.mb, sr2), mul(s.rb, sm2)), tr)!;
+  const perSample =
+    shape.length === 1 && (s.forms.kind === 'samples' || (s.box.n0 >= SAMPLE_ROWS_MIN && statusGather()));
+  if (!perSample) guard(s, B * s.box.n0 * 8 * N, shape);
+  const forms = perSample ? actSamples(s, { sm, sr }, N) : actBatched(s, { sm, sr }, shape);
+  if (forms.kind === 'samples') {
+    // Kept forms of this layer and of the one before (whose per-sample temporaries are freed).
+    const before = s.forms.kind === 'samples' ? storedColumns(s.forms.M) + storedColumns(s.forms.R) : 0;
+    guard(s, s.box.n0 * (storedColumns(forms.M) + storedColumns(forms.R) + before), shape);
+  }
   const a = actOf(rel);
   return {
     x: actForward(s.x, a),
     l: actForward(s.l, a),
     u: actForward(s.u, a),
-    M,
-    R,
-    mb,
-    rb,
-    shared: false,
+    m: add(add(tf.mul(s.m, sm), mul(s.r, sr)), tm)!,
+    r: add(add(tf.mul(s.m, sr), mul(s.r, sm)), tr)!,
+    forms,
     box: s.box,
   };
 }
 
-/** Σ_n v[b, n]·Wt[b, j, n] → [B, m], with v [B, n] or shared [n]. */
-function perSample(v: tf.Tensor, Wt: tf.Tensor3D, shared: boolean): tf.Tensor {
-  const [B, m, n] = Wt.shape;
-  return shared
-    ? tf.reshape(tf.matMul(tf.reshape(Wt, [B * m, n]), tf.reshape(v, [n, 1])), [B, m])
-    : tf.reshape(tf.matMul(Wt, tf.reshape(v, [B, n, 1])), [B, m]);
+/**
+ * Box terms of the output rows C·W per sample, from forms over the last layer's input
+ * ([B, m] each). CW [B, m, n] holds the rows of C·W.
+ */
+function lastBoxTerms(forms: Forms, CW: tf.Tensor3D, box: LbpBox): [tf.Tensor, tf.Tensor] {
+  const [B, m, n] = CW.shape;
+  const n0 = box.n0;
+  const CWt = (): tf.Tensor3D => tf.transpose(CW, [0, 2, 1]) as tf.Tensor3D; // [B, n, m]
+  switch (forms.kind) {
+    case 'shared': {
+      // One 2-D product with every sample's (C·W)ᵀ side by side (a broadcast batch axis in matMul
+      // would break tfjs's gradient), then ρ per sample.
+      const sideBySide = tf.reshape(tf.transpose(CW, [2, 0, 1]), [n, B * m]);
+      const P = tf.matMul(
+        tf.reshape(formOrEye(forms.M, n0), [n0, n]) as tf.Tensor2D,
+        sideBySide as tf.Tensor2D,
+      );
+      const P3 = tf.transpose(tf.reshape(P, [n0, B, m]), [1, 0, 2]);
+      const d = tf.sum(tf.mul(tf.abs(P3), tf.reshape(box.rho, [B, n0, 1])), 1);
+      return [d, d];
+    }
+    case 'batched': {
+      const t = CWt();
+      const M = tf.matMul(tf.reshape(forms.M, [B, n0, n]) as tf.Tensor3D, t);
+      const R =
+        forms.R === null ? null : tf.matMul(tf.reshape(forms.R, [B, n0, n]) as tf.Tensor3D, tf.abs(t));
+      return boxPair(M, R, (t) => tf.sum(t, 1));
+    }
+    case 'samples': {
+      // Per sample formsᵀ [n0, k] · ((C·W)[:, idx])ᵀ → [n0, m]: the small operand is the packed one.
+      const rowsM = tf.unstack(CWt()) as tf.Tensor2D[];
+      const rowsR = rowsM.map((t) => tf.abs(t) as tf.Tensor2D);
+      const through = (c: Cols, cwt: tf.Tensor2D): tf.Tensor2D =>
+        c.t.shape[0] === 0
+          ? tf.zeros([n0, m])
+          : tf.matMul(tf.transpose(c.t), c.idx === null ? cwt : (tf.gather(cwt, c.idx) as tf.Tensor2D));
+      const sumRows = (t: tf.Tensor): tf.Tensor => tf.sum(t, 0);
+      const per = forms.M.map((Mb, b) =>
+        tf.tidy(() => {
+          const Rb = forms.R?.[b];
+          return boxPair(through(Mb, rowsM[b]!), Rb ? through(Rb, rowsR[b]!) : null, sumRows);
+        }),
+      );
+      return [tf.stack(per.map((p) => p[0])), tf.stack(per.map((p) => p[1]))];
+    }
+  }
 }
 
 /**
@@ -227,24 +420,14 @@ export function lbpLast(
 ): LbpState {
   if (!C) return lbpDense(s, W, b);
   const [B, m, K] = C.shape;
-  const n = W.shape[0]!;
-  const n0 = s.box.n0;
-  const C2 = tf.reshape(C, [B * m, K]);
-  const CW = tf.reshape(tf.matMul(C2, tf.transpose(W)), [B, m, n]) as tf.Tensor3D; // rows of C·W
-  const absCW = tf.abs(CW) as tf.Tensor3D;
-  const CWt = tf.transpose(CW, [0, 2, 1]); // [B, n, m]; explicit (small) transposes keep matMul flag-free
-  const Cb = b ? tf.reshape(tf.matMul(C2, tf.reshape(b, [K, 1])), [B, m]) : null;
-  // M·(C·W)ᵀ per sample. A shared M [n0, n] takes one 2-D product with every sample's (C·W)ᵀ
-  // side by side (a broadcast batch axis in matMul would break tfjs's gradient).
-  const apply = (t: tf.Tensor, Wt: tf.Tensor): tf.Tensor => {
-    if (!s.shared) return tf.matMul(tf.reshape(t, [B, n0, n]), Wt);
-    const sideBySide = tf.reshape(tf.transpose(Wt, [1, 0, 2]), [n, B * m]);
-    return tf.transpose(tf.reshape(tf.matMul(tf.reshape(t, [n0, n]), sideBySide), [n0, B, m]), [1, 0, 2]);
-  };
-  const M = tf.reshape(s.M === null ? CWt : apply(s.M, CWt), [B * n0, m]);
-  const R = s.R === null ? null : tf.reshape(apply(s.R, tf.abs(CWt)), [B * n0, m]);
-  const mb = add(s.mb === null ? null : perSample(s.mb, CW, s.shared), Cb);
-  const rb = s.rb === null ? null : perSample(s.rb, absCW, s.shared);
-  const x = dense(s.x as tf.Tensor2D, W, b);
-  return { x, ...concretize(M, R, mb, rb, false, s.box, [m]), M, R, mb, rb, shared: false, box: s.box };
+  const CW = tf.reshape(tf.matMul(tf.reshape(C, [B * m, K]), tf.transpose(W)), [B, m, -1]) as tf.Tensor3D;
+  const z = dense(s.m, W, b); // mid form of the logits at the centre [B, K]
+  const mOut = tf.sum(tf.mul(C, tf.reshape(z, [B, 1, K])), 2);
+  const rOut =
+    s.r === null ? null : tf.sum(tf.mul(tf.abs(CW), tf.expandDims(tf.reshape(s.r, [B, -1]), 1)), 2);
+  const [dL, dU] = lastBoxTerms(s.forms, CW, s.box);
+  const l = tf.sub(rOut === null ? mOut : tf.sub(mOut, rOut), dL);
+  const u = tf.add(rOut === null ? mOut : tf.add(mOut, rOut), dU);
+  // (The forms of the output rows are not kept: nothing follows the last layer.)
+  return { x: dense(s.x, W, b), l, u, m: mOut, r: rOut, forms: s.forms, box: s.box };
 }

@@ -13,7 +13,7 @@
  *   conv2d over all stride phases, a pixel shuffle, a crop (3–5× faster, same products).
  * - DepthwiseConv2dNativeBackpropFilter / …BackpropInput (depthwise gradients): a batched matmul
  *   per channel, and a transposed convolution with the block-diagonal full filter.
- * - UnsortedSegmentSum (the gradient of gather): one-hot matrix times data.
+ * - UnsortedSegmentSum (the gradient of gather): row additions on the wasm heap.
  * - OneHot with a float dtype: the wasm kernel writes int32 bits whatever the dtype (tf.oneHot(…,
  *   'float32') returns denormals or NaN); the wrapper computes int32 and converts.
  * Tested against the cpu backend in test/backend/wasm-kernels.test.ts.
@@ -47,8 +47,13 @@ class Scratch {
 
   /** Releases all intermediates except `keep` (reshapes share data: the backend counts references). */
   finish(keep?: TensorInfo): void {
-    for (const t of this.made) if (t !== keep) this.backend.disposeData(t.dataId);
-    this.made.length = 0;
+    this.keepOnly(...(keep ? [keep] : []));
+  }
+
+  /** Releases the intermediates made so far except `live` (early, to bound a kernel's peak memory). */
+  keepOnly(...live: TensorInfo[]): void {
+    for (const t of this.made) if (!live.includes(t)) this.backend.disposeData(t.dataId);
+    this.made.splice(0, this.made.length, ...this.made.filter((t) => live.includes(t)));
   }
 
   reshape(x: TensorInfo, shape: number[]): TensorInfo {
@@ -87,24 +92,84 @@ function withScratch(backend: tf.KernelBackend, body: (s: Scratch) => TensorInfo
   }
 }
 
-/** BatchMatMul / _FusedMatMul without transpose flags: explicit transposes, then the fast path. */
-function flagFreeMatMul(orig: KernelConfig): KernelFunc {
+/**
+ * When a batched product runs as 2-D products (measured on wasm, batch 100): each 2-D call packs
+ * its right operand, which pays off from about 8 rows and 8 columns per product; matrix-vector
+ * products stay on the backend's own batched loop, which is as fast for them.
+ */
+const perBatchPays = (p: number, q: number, r: number): boolean => p >= 8 && r >= 8 && p * q * r >= 16384;
+
+/**
+ * a [..., p, q] · b [..., q, r] with a batch of more than one product, each as its own 2-D call of
+ * the fast path (copies in and out of the wasm heap), when the batch shapes are equal or one side
+ * has a single matrix; undefined for other broadcasts (the caller falls back).
+ */
+function perBatchMatMul(
+  orig: KernelConfig,
+  args: KernelArgs,
+  a: TensorInfo,
+  b: TensorInfo,
+): TensorInfo | undefined {
+  const backend = args.backend as tf.KernelBackend & {
+    makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+    typedArrayFromHeap(t: TensorInfo): Float32Array;
+  };
+  const [p, q] = a.shape.slice(-2) as [number, number];
+  const r = b.shape[b.shape.length - 1]!;
+  const batchShapeA = a.shape.slice(0, -2);
+  const batchShapeB = b.shape.slice(0, -2);
+  const count = (d: number[]): number => d.reduce((x, y) => x * y, 1);
+  const [nA, nB] = [count(batchShapeA), count(batchShapeB)];
+  const same = batchShapeA.length === batchShapeB.length && batchShapeA.every((d, i) => d === batchShapeB[i]);
+  if (!same && nA !== 1 && nB !== 1) return undefined;
+  const outBatch = nA >= nB ? batchShapeA : batchShapeB;
+  const n = Math.max(nA, nB);
+  const piece = (t: TensorInfo, i: number, rows: number, cols: number, many: boolean): TensorInfo => {
+    const part = backend.makeOutput([1, rows, cols], t.dtype);
+    const src = backend.typedArrayFromHeap(t); // views after the allocation: the heap may have grown
+    const at = many ? i * rows * cols : 0;
+    backend.typedArrayFromHeap(part).set(src.subarray(at, at + rows * cols));
+    return part;
+  };
+  const out = backend.makeOutput([...outBatch, p, r], a.dtype);
+  for (let i = 0; i < n; i++) {
+    const ai = piece(a, i, p, q, nA > 1);
+    const bi = piece(b, i, q, r, nB > 1);
+    const oi = orig.kernelFunc({ ...args, inputs: { a: ai, b: bi } }) as TensorInfo;
+    backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(oi), i * p * r);
+    for (const t of [ai, bi, oi]) backend.disposeData(t.dataId);
+  }
+  return out;
+}
+
+/**
+ * BatchMatMul / _FusedMatMul on the fast path only: transpose flags become explicit transposes,
+ * and a BatchMatMul with a batch of big enough products runs them one 2-D product at a time.
+ */
+function fastMatMul(orig: KernelConfig): KernelFunc {
   return (args: KernelArgs) => {
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-    if (!transposeA && !transposeB) return orig.kernelFunc(args);
     const s = new Scratch(args.backend as tf.KernelBackend);
     try {
-      const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-      const inputs = {
-        ...args.inputs,
-        a: transposeA ? s.transpose(a, swapLast2(a.shape.length)) : a,
-        b: transposeB ? s.transpose(b, swapLast2(b.shape.length)) : b,
-      };
-      return orig.kernelFunc({
+      const { a: a0, b: b0 } = args.inputs as { a: TensorInfo; b: TensorInfo };
+      const a = transposeA ? s.transpose(a0, swapLast2(a0.shape.length)) : a0;
+      const b = transposeB ? s.transpose(b0, swapLast2(b0.shape.length)) : b0;
+      const flagFree = {
         ...args,
-        inputs,
+        inputs: { ...args.inputs, a, b },
         attrs: { ...args.attrs, transposeA: false, transposeB: false },
-      });
+      };
+      const batch = Math.max(
+        a.shape.slice(0, -2).reduce((x, y) => x * y, 1),
+        b.shape.slice(0, -2).reduce((x, y) => x * y, 1),
+      );
+      const [p, q] = a.shape.slice(-2) as [number, number];
+      const r = b.shape[b.shape.length - 1]!;
+      const perBatch =
+        orig.kernelName === 'BatchMatMul' && batch > 1 && perBatchPays(p, q, r) && a.dtype === 'float32'
+          ? perBatchMatMul(orig, flagFree, a, b)
+          : undefined;
+      return perBatch ?? orig.kernelFunc(flagFree);
     } finally {
       s.finish();
     }
@@ -267,11 +332,18 @@ const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
       { x: dyw, filter: G },
       { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1], dimRoundingMode: undefined },
     ); // [B, Qh, Qw, sh·sw·C]
+    s.keepOnly(z);
     // Pixel shuffle [B·Qh, Qw, sh, sw·C] → [B·Qh, sh, Qw, sw·C] = [B, Qh·sh, Qw·sw, C].
     const full =
       sh > 1
-        ? s.reshape(s.transpose(s.reshape(z, [B * Qh, Qw, sh, sw * C]), [0, 2, 1, 3]), [B, Qh * sh, Qw * sw, C])
+        ? s.reshape(s.transpose(s.reshape(z, [B * Qh, Qw, sh, sw * C]), [0, 2, 1, 3]), [
+            B,
+            Qh * sh,
+            Qw * sw,
+            C,
+          ])
         : s.reshape(z, [B, Qh, Qw * sw, C]);
+    s.keepOnly(full);
     return window2d(s, full, g.pads[0] - q0 * sh, H, g.pads[2] - p0 * sw, W);
   });
 };
@@ -386,22 +458,165 @@ const depthwiseBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   });
 };
 
-/** out[s, ...] = Σ_{i: ids[i] = s} x[i, ...]; ids outside [0, numSegments) are dropped (as in TF). */
+/** The wasm backend's own methods that the heap-copy kernels below use. */
+type HeapBackend = tf.KernelBackend & {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+};
+
+/**
+ * out[s, ...] = Σ_{i: ids[i] = s} x[i, ...] (the gradient of gather) as row additions on the wasm
+ * heap, in index order; ids outside [0, numSegments) are dropped (as in TF).
+ */
 const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
   const S = (attrs as { numSegments: number }).numSegments;
-  if (x.dtype !== 'float32')
-    throw new Error(`UnsortedSegmentSum on wasm supports float32 only, got ${x.dtype}`);
-  return withScratch(backend as tf.KernelBackend, (s) => {
-    const n = segmentIds.shape.reduce((p, q) => p * q, 1);
-    const rest = x.shape.slice(segmentIds.shape.length);
-    const r = rest.reduce((p, q) => p * q, 1);
-    const ids = s.run('Cast', { x: s.reshape(segmentIds, [n]) }, { dtype: 'int32' });
-    const oneHot = s.oneHot(ids, S); // [n, S]
-    const out = s.matMul(s.transpose(oneHot, [1, 0]), s.reshape(x, [n, r]));
-    return s.reshape(out, [S, ...rest]);
+  if (x.dtype !== 'float32' && x.dtype !== 'int32')
+    throw new Error(`UnsortedSegmentSum on wasm supports float32 and int32 only, got ${x.dtype}`);
+  const b = backend as HeapBackend;
+  const rest = x.shape.slice(segmentIds.shape.length);
+  const r = rest.reduce((p, q) => p * q, 1);
+  const ids = Int32Array.from(b.typedArrayFromHeap(segmentIds)); // a copy: makeOutput may grow the heap
+  const out = b.makeOutput([S, ...rest], x.dtype);
+  const xv = b.typedArrayFromHeap(x);
+  const ov = b.typedArrayFromHeap(out);
+  ov.fill(0);
+  ids.forEach((id, i) => {
+    if (!(id >= 0 && id < S)) return;
+    for (let k = 0, at = i * r, to = id * r; k < r; k++) ov[to + k]! += xv[at + k]!;
   });
+  return out;
 };
+
+/** Copies `n` values from src[at…] to dst[to…] (TypedArray.set for long runs, a loop for short ones). */
+function copyRun(
+  src: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> },
+  at: number,
+  dst: Float32Array | Int32Array | Uint8Array,
+  to: number,
+  n: number,
+): void {
+  if (n >= 16) dst.set(src.subarray(at, at + n), to);
+  else for (let k = 0; k < n; k++) dst[to + k] = src[at + k]!;
+}
+
+/**
+ * x[begin : begin + size] by contiguous runs read in place on the wasm heap (the backend's Slice
+ * first copies all of x out of the heap, whatever the slice; trailing whole axes are merged into
+ * one run).
+ */
+function heapSlice(backend: HeapBackend, x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  if (size.some((d) => d === 0)) return out;
+  const xv = backend.typedArrayFromHeap(x);
+  const ov = backend.typedArrayFromHeap(out);
+  const strides = [...tf.util.computeStrides(x.shape), 1];
+  let inner = x.shape.length - 1;
+  while (inner >= 0 && begin[inner] === 0 && size[inner] === x.shape[inner]) inner--;
+  if (inner < 0) {
+    ov.set(xv);
+    return out;
+  }
+  const run = size[inner]! * strides[inner]!;
+  const first = begin[inner]! * strides[inner]!;
+  const counter = new Array<number>(inner).fill(0);
+  const runs = size.slice(0, inner).reduce((a, b) => a * b, 1);
+  for (let o = 0; o < runs; o++) {
+    let at = first;
+    for (let d = 0; d < inner; d++) at += (begin[d]! + counter[d]!) * strides[d]!;
+    copyRun(xv, at, ov, o * run, run);
+    for (let d = inner - 1; d >= 0 && ++counter[d]! === size[d]; d--) counter[d] = 0;
+  }
+  return out;
+}
+
+/** Slice on the wasm heap in place (see heapSlice); strings go to the original kernel. */
+function fastSlice(orig: KernelConfig): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    if (x.dtype === 'string') return orig.kernelFunc(args);
+    const { begin, size } = args.attrs as { begin: number | number[]; size: number | number[] };
+    const [b, sz] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size) as [number[], number[]];
+    return heapSlice(args.backend as HeapBackend, x, b, sz);
+  };
+}
+
+/** SplitV as heap slices (the backend's SplitV copies all of x out of the heap once per part). */
+function fastSplitV(orig: KernelConfig): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    if (x.dtype === 'string') return orig.kernelFunc(args);
+    const { numOrSizeSplits, axis } = args.attrs as { numOrSizeSplits: number | number[]; axis: number };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((n) => {
+      const size = [...x.shape];
+      size[ax] = n;
+      const part = heapSlice(args.backend as HeapBackend, x, [...begin], size);
+      begin[ax]! += n;
+      return part;
+    });
+  };
+}
+
+/** Unpack (tf.unstack) as heap slices (the backend's copies all of x out of the heap once per part). */
+function fastUnpack(orig: KernelConfig): KernelFunc {
+  return (args: KernelArgs) => {
+    const { value } = args.inputs as { value: TensorInfo };
+    if (value.dtype === 'string') return orig.kernelFunc(args);
+    const rank = value.shape.length;
+    const ax = tf.util.parseAxisParam((args.attrs as { axis: number }).axis, value.shape)[0]!;
+    const outShape = value.shape.filter((_, i) => i !== ax);
+    const size = [...value.shape];
+    size[ax] = 1;
+    return Array.from({ length: value.shape[ax]! }, (_, i) => {
+      const begin = new Array<number>(rank).fill(0);
+      begin[ax] = i;
+      return { ...heapSlice(args.backend as HeapBackend, value, begin, size), shape: outShape };
+    });
+  };
+}
+
+/**
+ * GatherV2 as plain copies on the wasm heap (contiguous slices with TypedArray.set): the backend's
+ * kernel spends tens of ns per element. Indices are checked like the original's.
+ */
+function heapGather(orig: KernelConfig): KernelFunc {
+  return (args: KernelArgs) => {
+    const { x, indices } = args.inputs as { x: TensorInfo; indices: TensorInfo };
+    if (x.dtype === 'string') return orig.kernelFunc(args);
+    const backend = args.backend as HeapBackend;
+    const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(
+      x as tf.Tensor,
+      indices as tf.Tensor,
+      ax,
+      batchDims,
+    );
+    const { batchSize, outerSize, dimSize, sliceSize } = info;
+    const idx = backend.typedArrayFromHeap(indices).slice(); // a copy: makeOutput may grow the heap
+    for (const i of idx)
+      if (!(i >= 0 && i <= dimSize - 1))
+        throw new Error(`GatherV2: the index value ${i} is not in [0, ${dimSize - 1}]`);
+    const out = backend.makeOutput(info.outputShape, x.dtype);
+    const xv = backend.typedArrayFromHeap(x);
+    const ov = backend.typedArrayFromHeap(out);
+    const per = idx.length / batchSize;
+    let dst = 0;
+    for (let b = 0; b < batchSize; b++)
+      for (let o = 0; o < outerSize; o++) {
+        const base = (b * outerSize + o) * dimSize;
+        for (let j = 0; j < per; j++) {
+          const src = (base + idx[b * per + j]!) * sliceSize;
+          copyRun(xv, src, ov, dst, sliceSize);
+          dst += sliceSize;
+        }
+      }
+    return out;
+  };
+}
 
 /** OneHot for any dtype: 0/1 in int32 (the original kernel), cast, then scaled to the on/off values. */
 function anyDtypeOneHot(orig: KernelConfig): KernelFunc {
@@ -435,9 +650,13 @@ function install(kernelName: string, kernelFunc: KernelFunc): void {
  */
 export function installWasmKernels(): void {
   const wrappers: [string, (orig: KernelConfig) => KernelFunc][] = [
-    ['BatchMatMul', flagFreeMatMul],
-    ['_FusedMatMul', flagFreeMatMul],
+    ['BatchMatMul', fastMatMul],
+    ['_FusedMatMul', fastMatMul],
     ['OneHot', anyDtypeOneHot],
+    ['GatherV2', heapGather],
+    ['Slice', fastSlice],
+    ['SplitV', fastSplitV],
+    ['Unpack', fastUnpack],
   ];
   for (const [name, wrap] of wrappers) {
     const orig = tf.getKernel(name, BACKEND);

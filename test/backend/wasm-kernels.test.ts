@@ -89,6 +89,23 @@ describe('matMul without transpose flags', () => {
     );
   });
 
+  test.each([
+    ['equal batches, rank 3', [3, 16, 64], [3, 64, 16], false, false],
+    ['equal batches, rank 4, transposed', [2, 2, 64, 16], [2, 2, 16, 64], true, true],
+    ['one left matrix for the batch', [1, 16, 64], [4, 64, 16], false, false],
+    ['one right matrix for the batch', [4, 16, 64], [1, 16, 64], false, true],
+  ] as const)('batched product run as 2-D products: %s', async (_, as, bs, ta, tb) => {
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D, ta, tb);
+    expectClose(...(await onBoth([as, bs], f)));
+    // (tfjs's matMul gradient does not reduce a broadcast batch axis: gradients for equal batches only)
+    if (as[0] === bs[0])
+      expectClose(
+        ...(await onBoth([as, bs], (a, b) =>
+          tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(f(x, y))))([a!, b!]),
+        )),
+      );
+  });
+
   test('matMul gradients', async () => {
     const f = (x: tf.Tensor, w: tf.Tensor) =>
       tf.sum(tf.square(tf.relu(tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D))));
@@ -118,11 +135,39 @@ describe('conv2d filter gradient (Conv2DBackpropFilter)', () => {
     expectClose(...(await onBoth([xs, ws], (x, w) => tf.grads(f)([x!, w!]))));
   });
 
-  const geometries: [string, number[], number[], [number, number], tf.backend_util.ExplicitPadding | 'same' | 'valid'][] = [
+  const geometries: [
+    string,
+    number[],
+    number[],
+    [number, number],
+    tf.backend_util.ExplicitPadding | 'same' | 'valid',
+  ][] = [
     ['5x5 stride 3 valid', [2, 11, 10, 3], [5, 5, 3, 4], [3, 3], 'valid'],
     ['2x2 stride 2 (one tap per phase)', [2, 8, 8, 2], [2, 2, 2, 3], [2, 2], 'valid'],
-    ['3x2 strides [1, 2], asymmetric padding', [2, 6, 9, 2], [3, 2, 2, 5], [1, 2], [[0, 0], [2, 0], [0, 1], [0, 0]]],
-    ['4x4 stride 2 padding 3 (taps past the input)', [1, 5, 5, 2], [4, 4, 2, 2], [2, 2], [[0, 0], [3, 3], [3, 3], [0, 0]]],
+    [
+      '3x2 strides [1, 2], asymmetric padding',
+      [2, 6, 9, 2],
+      [3, 2, 2, 5],
+      [1, 2],
+      [
+        [0, 0],
+        [2, 0],
+        [0, 1],
+        [0, 0],
+      ],
+    ],
+    [
+      '4x4 stride 2 padding 3 (taps past the input)',
+      [1, 5, 5, 2],
+      [4, 4, 2, 2],
+      [2, 2],
+      [
+        [0, 0],
+        [3, 3],
+        [3, 3],
+        [0, 0],
+      ],
+    ],
   ];
   test.each(geometries)('%s: dx and dW match cpu', async (_, xs, ws, stride, pad) => {
     const f = (x: tf.Tensor, w: tf.Tensor) =>
@@ -161,6 +206,63 @@ describe('depthwise and gather gradients', () => {
         (x, w) => tf.grads(f)([x!, w!]),
       )),
     );
+  });
+
+  test('gather: contiguous rows, single elements, batchDims, bad index', async () => {
+    const rows = tf.tensor1d([4, 0, 4, 17], 'int32');
+    expectClose(...(await onBoth([[18, 20]], (x) => tf.gather(x!, rows))));
+    expectClose(...(await onBoth([[3, 18, 2]], (x) => tf.gather(x!, rows, 1))));
+    expectClose(
+      ...(await onBoth([[2, 5, 3]], (x) =>
+        tf.gather(
+          x!,
+          tf.tensor2d(
+            [
+              [0, 4],
+              [3, 3],
+            ],
+            [2, 2],
+            'int32',
+          ),
+          1,
+          1,
+        ),
+      )),
+    );
+    await tf.setBackend('wasm');
+    expect(() => tf.gather(tf.zeros([3, 2]), tf.tensor1d([3], 'int32'))).toThrow(/not in \[0, 2\]/);
+  });
+
+  test('slice and split read in place: inner, outer, whole and empty parts, gradients', async () => {
+    const shape = [3, 4, 5, 6];
+    expectClose(
+      ...(await onBoth([shape], (x) => [
+        tf.slice(x!, [1, 0, 0, 0], [2, 4, 5, 6]),
+        tf.slice(x!, [0, 1, 2, 3], [3, 2, 3, 2]),
+        tf.slice(x!, [0, 0, 0, 0], shape),
+        tf.slice(x!, [2, 3, 4, 5], [1, 1, 1, 1]),
+        tf.slice(x!, [0, 1, 0, 0], [-1, 0, -1, -1]),
+        tf.slice(tf.reshape(x!, [-1]), [7], [300]),
+        ...tf.split(x!, [1, 3, 2], 3),
+        ...tf.split(x!, 3, 0),
+        ...tf.unstack(x!, 1),
+        ...tf.unstack(tf.reshape(x!, [3, -1])),
+        tf.grad((y: tf.Tensor) => tf.sum(tf.square(tf.slice(y, [0, 1, 1, 0], [2, 2, 3, 6]))))(x!),
+      ])),
+    );
+  });
+
+  test('gather whose output grows the wasm heap reads its indices correctly', async () => {
+    await tf.setBackend('wasm');
+    const rows = 16384; // 16384 × 4096 floats = 256 MiB: more than anything allocated before
+    const x = tf.tensor2d(values(8 * 4096, 5), [8, 4096]);
+    const ids = Int32Array.from({ length: rows }, (_, i) => (i * 5 + 3) % 8);
+    const out = tf.gather(x, tf.tensor1d(ids, 'int32'));
+    const firsts = tf.slice(out, [0, 0], [rows, 1]).dataSync();
+    const xs = x.dataSync();
+    ids.forEach((id, i) => expect(firsts[i]).toBe(xs[id * 4096]));
+    tf.dispose([x, out]);
+    await tf.setBackend('cpu');
   });
 
   test('gather (UnsortedSegmentSum), axis 0 and 1', async () => {
