@@ -7,7 +7,6 @@
  * 3. Theorem 2 with tight lines, and constant lines = IBP.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +18,7 @@ import type { GeneratedModule, ParamSet } from '../../src/runtime/module.js';
 import { chwToHwc, internalToTorch } from '../../src/runtime/layout.js';
 import { inputBox } from '../../src/runtime/input.js';
 import { rngFromSeed } from '../../src/runtime/init.js';
+import { initBackend } from '../../src/runtime/backend.js';
 import { refBounds } from '../../src/reference/index.js';
 import type { BoundMethod, LineStrategy, ModelIR } from '../../src/ir/ir.js';
 
@@ -73,7 +73,7 @@ const rng = (seed: number): (() => number) => {
 const cases: Record<string, Case> = {};
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
+  await initBackend('wasm', { threads: 1 });
   const dir = join(VNET_ROOT, '.vnet-cache', 'test-generated');
   mkdirSync(dir, { recursive: true });
   let seed = 1;
