@@ -73,7 +73,13 @@ async function timeIt(
 async function child(backend: string, reps: number, quick: boolean): Promise<void> {
   const tf = await import('@tensorflow/tfjs-core');
   const { initBackend } = await import('../src/runtime/backend.js');
-  const info = await initBackend(backend, { threads: 1 });
+  let info: Awaited<ReturnType<typeof initBackend>>;
+  try {
+    info = await initBackend(backend, { threads: 1 });
+  } catch (e) {
+    process.stdout.write(`UNAVAILABLE ${e instanceof Error ? e.message.split('\n')[0] : String(e)}\n`);
+    return;
+  }
   const { checkFile } = await import('../src/semantics/index.js');
   const { emitModule } = await import('../src/codegen/emit-module.js');
   const { loadSpecModule } = await import('../src/codegen/load.js');
