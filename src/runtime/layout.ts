@@ -103,25 +103,24 @@ export function internalToTorch(p: ParamSpec, data: Float32Array): Float32Array 
 }
 
 /** Rows of flattened C,H,W images → rows of flattened H,W,C images (batch-major). */
-export function chwToHwc(data: Float32Array, c: number, h: number, w: number): Float32Array {
-  const n = c * h * w;
-  const out = new Float32Array(data.length);
-  for (let b = 0; b < data.length / n; b++)
-    for (let ci = 0; ci < c; ci++)
-      for (let hi = 0; hi < h; hi++)
-        for (let wi = 0; wi < w; wi++)
-          out[b * n + (hi * w + wi) * c + ci] = data[b * n + (ci * h + hi) * w + wi]!;
-  return out;
-}
+export const chwToHwc = (data: Float32Array, c: number, h: number, w: number): Float32Array =>
+  permuteImages(data, c, h, w, true);
 
 /** Rows of flattened H,W,C images → rows of flattened C,H,W images (batch-major). */
-export function hwcToChw(data: Float32Array, c: number, h: number, w: number): Float32Array {
+export const hwcToChw = (data: Float32Array, c: number, h: number, w: number): Float32Array =>
+  permuteImages(data, c, h, w, false);
+
+function permuteImages(data: Float32Array, c: number, h: number, w: number, toHwc: boolean): Float32Array {
   const n = c * h * w;
   const out = new Float32Array(data.length);
   for (let b = 0; b < data.length / n; b++)
     for (let ci = 0; ci < c; ci++)
       for (let hi = 0; hi < h; hi++)
-        for (let wi = 0; wi < w; wi++)
-          out[b * n + (ci * h + hi) * w + wi] = data[b * n + (hi * w + wi) * c + ci]!;
+        for (let wi = 0; wi < w; wi++) {
+          const chw = b * n + (ci * h + hi) * w + wi;
+          const hwc = b * n + (hi * w + wi) * c + ci;
+          if (toHwc) out[hwc] = data[chw]!;
+          else out[chw] = data[hwc]!;
+        }
   return out;
 }
