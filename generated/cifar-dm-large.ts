@@ -508,9 +508,9 @@ export function crownIbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     // relu6: relu -> 512  [specs/cifar-dm-large.vnet:26]
     r.relu6 = rt.relax(a.relu6, s_fc1.l, s_fc1.u, lines);
     const s_relu6 = rt.ibpAct(s_fc1, a.relu6);
-    const logits = rt.dense(s_relu6.x, p.fc2_weight, p.fc2_bias);
+    const s_fc2 = rt.ibpLast(s_relu6, p.fc2_weight, p.fc2_bias, C);
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
-    return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_conv3.l, s_conv3.u], ["relu4", s_conv4.l, s_conv4.u], ["relu5", s_conv5.l, s_conv5.u], ["relu6", s_fc1.l, s_fc1.u]]);
+    return rt.boundResult(out.lower, out.upper, s_fc2.x, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_conv3.l, s_conv3.u], ["relu4", s_conv4.l, s_conv4.u], ["relu5", s_conv5.l, s_conv5.u], ["relu6", s_fc1.l, s_fc1.u]], [s_fc2.l, s_fc2.u]);
   });
 }
 
@@ -554,9 +554,9 @@ export function crownLbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     // relu6: relu -> 512  [specs/cifar-dm-large.vnet:26]
     r.relu6 = rt.relax(a.relu6, s_fc1.l, s_fc1.u, lines);
     const s_relu6 = rt.lbpAct(s_fc1, r.relu6);
-    const logits = rt.dense(s_relu6.x, p.fc2_weight, p.fc2_bias);
+    const s_fc2 = rt.lbpLast(s_relu6, p.fc2_weight, p.fc2_bias, C);
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
-    return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_conv3.l, s_conv3.u], ["relu4", s_conv4.l, s_conv4.u], ["relu5", s_conv5.l, s_conv5.u], ["relu6", s_fc1.l, s_fc1.u]]);
+    return rt.boundResult(out.lower, out.upper, s_fc2.x, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_conv3.l, s_conv3.u], ["relu4", s_conv4.l, s_conv4.u], ["relu5", s_conv5.l, s_conv5.u], ["relu6", s_fc1.l, s_fc1.u]], [s_fc2.l, s_fc2.u]);
   });
 }
 
@@ -734,8 +734,9 @@ export function trainLoss(p: Params, x: tf.Tensor, y: tf.Tensor1D, st: rt.StepSt
   }
   const box = rt.inputBox(x, st.eps, meta.inputCfg);
   const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, lines: "adaptive", lowerOnly: true };
-  const b = ibp(p, box, o); // margin lower bounds [B, K−1] and the clean logits of the same pass
-  const lb = st.beta >= rt.CROWN_BETA_MIN ? rt.betaMix(b.lower, crownIbp(p, box, o).lower, st.beta) : b.lower;
+  // while β matters, one CROWN-IBP pass: it carries the IBP margins of the same sweep (b.base)
+  const b = st.beta >= rt.CROWN_BETA_MIN ? crownIbp(p, box, o) : ibp(p, box, o);
+  const lb = b.base ? rt.betaMix(b.base.lower, b.lower, st.beta) : b.lower;
   return rt.certifiedLoss(b.logits, y, lb, st.kappa);
 }
 

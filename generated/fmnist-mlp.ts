@@ -238,9 +238,9 @@ export function crownIbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     // relu2: relu -> 512  [specs/fmnist-mlp.vnet:14]
     r.relu2 = rt.relax(a.relu2, s_fc2.l, s_fc2.u, lines);
     const s_relu2 = rt.ibpAct(s_fc2, a.relu2);
-    const logits = rt.dense(s_relu2.x, p.fc3_weight, p.fc3_bias);
+    const s_fc3 = rt.ibpLast(s_relu2, p.fc3_weight, p.fc3_bias, C);
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
-    return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", s_fc1.l, s_fc1.u], ["relu2", s_fc2.l, s_fc2.u]]);
+    return rt.boundResult(out.lower, out.upper, s_fc3.x, o, [["relu1", s_fc1.l, s_fc1.u], ["relu2", s_fc2.l, s_fc2.u]], [s_fc3.l, s_fc3.u]);
   });
 }
 
@@ -264,9 +264,9 @@ export function crownLbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     // relu2: relu -> 512  [specs/fmnist-mlp.vnet:14]
     r.relu2 = rt.relax(a.relu2, s_fc2.l, s_fc2.u, lines);
     const s_relu2 = rt.lbpAct(s_fc2, r.relu2);
-    const logits = rt.dense(s_relu2.x, p.fc3_weight, p.fc3_bias);
+    const s_fc3 = rt.lbpLast(s_relu2, p.fc3_weight, p.fc3_bias, C);
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
-    return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", s_fc1.l, s_fc1.u], ["relu2", s_fc2.l, s_fc2.u]]);
+    return rt.boundResult(out.lower, out.upper, s_fc3.x, o, [["relu1", s_fc1.l, s_fc1.u], ["relu2", s_fc2.l, s_fc2.u]], [s_fc3.l, s_fc3.u]);
   });
 }
 

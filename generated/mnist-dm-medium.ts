@@ -457,9 +457,9 @@ export function crownIbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     // relu6: relu -> 512  [specs/mnist-dm-medium.vnet:22]
     r.relu6 = rt.relax(a.relu6, s_fc2.l, s_fc2.u, lines);
     const s_relu6 = rt.ibpAct(s_fc2, a.relu6);
-    const logits = rt.dense(s_relu6.x, p.fc3_weight, p.fc3_bias);
+    const s_fc3 = rt.ibpLast(s_relu6, p.fc3_weight, p.fc3_bias, C);
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
-    return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_conv3.l, s_conv3.u], ["relu4", s_conv4.l, s_conv4.u], ["relu5", s_fc1.l, s_fc1.u], ["relu6", s_fc2.l, s_fc2.u]]);
+    return rt.boundResult(out.lower, out.upper, s_fc3.x, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_conv3.l, s_conv3.u], ["relu4", s_conv4.l, s_conv4.u], ["relu5", s_fc1.l, s_fc1.u], ["relu6", s_fc2.l, s_fc2.u]], [s_fc3.l, s_fc3.u]);
   });
 }
 
@@ -503,9 +503,9 @@ export function crownLbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     // relu6: relu -> 512  [specs/mnist-dm-medium.vnet:22]
     r.relu6 = rt.relax(a.relu6, s_fc2.l, s_fc2.u, lines);
     const s_relu6 = rt.lbpAct(s_fc2, r.relu6);
-    const logits = rt.dense(s_relu6.x, p.fc3_weight, p.fc3_bias);
+    const s_fc3 = rt.lbpLast(s_relu6, p.fc3_weight, p.fc3_bias, C);
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
-    return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_conv3.l, s_conv3.u], ["relu4", s_conv4.l, s_conv4.u], ["relu5", s_fc1.l, s_fc1.u], ["relu6", s_fc2.l, s_fc2.u]]);
+    return rt.boundResult(out.lower, out.upper, s_fc3.x, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_conv3.l, s_conv3.u], ["relu4", s_conv4.l, s_conv4.u], ["relu5", s_fc1.l, s_fc1.u], ["relu6", s_fc2.l, s_fc2.u]], [s_fc3.l, s_fc3.u]);
   });
 }
 

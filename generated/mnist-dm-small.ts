@@ -300,9 +300,9 @@ export function crownIbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     // relu3: relu -> 100  [specs/mnist-dm-small.vnet:16]
     r.relu3 = rt.relax(a.relu3, s_fc1.l, s_fc1.u, lines);
     const s_relu3 = rt.ibpAct(s_fc1, a.relu3);
-    const logits = rt.dense(s_relu3.x, p.fc2_weight, p.fc2_bias);
+    const s_fc2 = rt.ibpLast(s_relu3, p.fc2_weight, p.fc2_bias, C);
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
-    return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_fc1.l, s_fc1.u]]);
+    return rt.boundResult(out.lower, out.upper, s_fc2.x, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_fc1.l, s_fc1.u]], [s_fc2.l, s_fc2.u]);
   });
 }
 
@@ -331,9 +331,9 @@ export function crownLbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     // relu3: relu -> 100  [specs/mnist-dm-small.vnet:16]
     r.relu3 = rt.relax(a.relu3, s_fc1.l, s_fc1.u, lines);
     const s_relu3 = rt.lbpAct(s_fc1, r.relu3);
-    const logits = rt.dense(s_relu3.x, p.fc2_weight, p.fc2_bias);
+    const s_fc2 = rt.lbpLast(s_relu3, p.fc2_weight, p.fc2_bias, C);
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
-    return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_fc1.l, s_fc1.u]]);
+    return rt.boundResult(out.lower, out.upper, s_fc2.x, o, [["relu1", s_conv1.l, s_conv1.u], ["relu2", s_conv2.l, s_conv2.u], ["relu3", s_fc1.l, s_fc1.u]], [s_fc2.l, s_fc2.u]);
   });
 }
 

@@ -278,9 +278,14 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
           w.writeLine('const r: Relax = {};');
           sweep(w, m, kind, 'keep');
           const top = `s_${prevName(layers.length - 1)}`;
-          w.writeLine(`const logits = rt.dense(${top}.x, ${weightOf(last)}, ${biasOf(last)});`);
+          // the forward method's own last layer: the clean logits and its margins (`base`)
+          w.writeLine(
+            `const s_${last.ident} = rt.${kind}Last(${top}, ${weightOf(last)}, ${biasOf(last)}, C);`,
+          );
           w.writeLine('const out = rt.backConcretize(backOutput(p, C, box, o, r), box);');
-          w.writeLine(`return rt.boundResult(out.lower, out.upper, logits, o, ${preList(m)});`);
+          w.writeLine(
+            `return rt.boundResult(out.lower, out.upper, s_${last.ident}.x, o, ${preList(m)}, [s_${last.ident}.l, s_${last.ident}.u]);`,
+          );
         },
       ),
     );

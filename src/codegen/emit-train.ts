@@ -121,14 +121,20 @@ function lossFunction(m: ModelIR, hasRamp: boolean): string {
     crown
       ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, lines: ${JSON.stringify(m.train.lines)}, lowerOnly: true };`
       : '  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise };',
-    '  const b = ibp(p, box, o); // margin lower bounds [B, K−1] and the clean logits of the same pass',
   ];
   if (crown) {
     lines.push(
-      '  const lb = st.beta >= rt.CROWN_BETA_MIN ? rt.betaMix(b.lower, crownIbp(p, box, o).lower, st.beta) : b.lower;',
+      '  // while β matters, one CROWN-IBP pass: it carries the IBP margins of the same sweep (b.base)',
+      '  const b = st.beta >= rt.CROWN_BETA_MIN ? crownIbp(p, box, o) : ibp(p, box, o);',
+      '  const lb = b.base ? rt.betaMix(b.base.lower, b.lower, st.beta) : b.lower;',
       '  return rt.certifiedLoss(b.logits, y, lb, st.kappa);',
     );
-  } else lines.push('  return rt.certifiedLoss(b.logits, y, b.lower, st.kappa);');
+  } else {
+    lines.push(
+      '  const b = ibp(p, box, o); // margin lower bounds [B, K−1] and the clean logits of the same pass',
+      '  return rt.certifiedLoss(b.logits, y, b.lower, st.kappa);',
+    );
+  }
   lines.push('}');
   return lines.join('\n');
 }

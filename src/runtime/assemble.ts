@@ -35,13 +35,18 @@ export function boundResult(
   logits: tf.Tensor,
   o: BoundOptions,
   pre: readonly PreActivation[],
+  base?: readonly [lower: tf.Tensor, upper: tf.Tensor],
 ): BoundResult {
   const lo = lower as tf.Tensor2D;
   const up = (upper ?? tf.fill(lo.shape, Infinity)) as tf.Tensor2D;
   const intermediate: LayerBounds[] | undefined = o.intermediate
     ? pre.map(([layer, l, u]) => ({ layer, lower: l, upper: u }))
     : undefined;
-  return intermediate
-    ? { lower: lo, upper: up, logits: logits as tf.Tensor2D, intermediate }
-    : { lower: lo, upper: up, logits: logits as tf.Tensor2D };
+  return {
+    lower: lo,
+    upper: up,
+    logits: logits as tf.Tensor2D,
+    ...(intermediate ? { intermediate } : {}),
+    ...(base ? { base: { lower: base[0] as tf.Tensor2D, upper: base[1] as tf.Tensor2D } } : {}),
+  };
 }

@@ -91,6 +91,12 @@ export interface BoundResult {
   /** [B, K] clean logits from the same pass (fused), or a separate forward where a method has none. */
   readonly logits: tf.Tensor2D;
   readonly intermediate?: readonly LayerBounds[];
+  /**
+   * CROWN-IBP and CROWN-LBP only: the bounds of the forward method underneath (IBP, LBP) on the
+   * same specification, from the same pass. They equal what `ibp` / `lbp` return, so a caller
+   * that wants both (a β mix in training, a verify table with both rows) runs one pass, not two.
+   */
+  readonly base?: { readonly lower: tf.Tensor2D; readonly upper: tf.Tensor2D };
 }
 
 /** The L∞ ball ∩ domain, in the network's normalised input space, internal layout [B, ...]. */

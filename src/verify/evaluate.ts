@@ -88,6 +88,11 @@ export interface ResultRow {
   readonly seconds: number;
   /** Set when the method refused to run (memory); the counts then cover only the batches before. */
   readonly refused?: string;
+  /**
+   * Set when this row's bounds came from the pass of another method (IBP and LBP rows from the
+   * CROWN-IBP / CROWN-LBP pass that carries them); `seconds` is then that shared pass's time.
+   */
+  readonly sharedWith?: BoundMethod;
 }
 
 /** Outcome of the attack on one sample. */
@@ -142,12 +147,14 @@ interface RowAcc {
   nonFinite: number;
   seconds: number;
   refused?: string;
+  sharedWith?: BoundMethod;
 }
 
 /** Disposes every tensor of a BoundResult. */
 export function disposeResult(r: BoundResult): void {
   tf.dispose([r.lower, r.upper, r.logits]);
   for (const L of r.intermediate ?? []) tf.dispose([L.lower, L.upper]);
+  if (r.base) tf.dispose([r.base.lower, r.base.upper]);
 }
 
 /** Progress callback: samples done so far, out of `total`. */
@@ -214,24 +221,48 @@ export async function evaluate(
               correct.map((c) => !c),
             )
           : undefined;
-        // IBP ignores the line strategy: compute it once per ε and reuse it for every strategy.
+        // IBP ignores the line strategy: computed once per ε and reused for every strategy. A
+        // CROWN-IBP / CROWN-LBP pass carries the IBP / LBP margins of the same pass (`base`), so
+        // when both rows are asked for, one pass serves both.
         const cache = new Map<string, BatchBounds>();
+        const keyFor = (m: BoundMethod, l: LineStrategy): string => (m === 'ibp' ? 'ibp' : `${m}|${l}`);
+        const boundsFor = async (method: BoundMethod, lines: LineStrategy): Promise<BatchBounds> => {
+          const hit = cache.get(keyFor(method, lines));
+          if (hit) return hit;
+          const hybrid = HYBRID_OF[method];
+          if (hybrid && s.methods.includes(hybrid) && !acc.get(keyOf(eps, hybrid, lines))!.refused) {
+            try {
+              const both = await batchBounds(net, x, eps, hybrid, lines, labelsT);
+              cache.set(keyFor(hybrid, lines), both);
+              if (both.base) {
+                cache.set(keyFor(method, lines), both.base);
+                return both.base;
+              }
+            } catch (e) {
+              if (!(e instanceof BoundRefusal)) throw e;
+              // the hybrid refused: its own row records that; the base method runs alone below
+            }
+          }
+          const got = await batchBounds(net, x, eps, method, lines, labelsT);
+          cache.set(keyFor(method, lines), got);
+          const baseOf = BASE_OF[method];
+          if (got.base && baseOf && !cache.has(keyFor(baseOf, lines)))
+            cache.set(keyFor(baseOf, lines), got.base);
+          return got;
+        };
         for (const method of s.methods) {
           for (const lines of s.lines) {
             const row = acc.get(keyOf(eps, method, lines))!;
             if (row.refused !== undefined) continue;
-            const ck = method === 'ibp' ? 'ibp' : `${method}|${lines}`;
-            let got = cache.get(ck);
-            if (got === undefined) {
-              try {
-                got = await batchBounds(net, x, eps, method, lines, labelsT);
-              } catch (e) {
-                if (!(e instanceof BoundRefusal)) throw e;
-                row.refused = e.message;
-                continue;
-              }
-              cache.set(ck, got);
+            let got: BatchBounds;
+            try {
+              got = await boundsFor(method, lines);
+            } catch (e) {
+              if (!(e instanceof BoundRefusal)) throw e;
+              row.refused = e.message;
+              continue;
             }
+            if (got.sharedWith) row.sharedWith = got.sharedWith;
             row.seconds += got.seconds;
             for (let b = 0; b < B; b++) {
               const lower = got.lower.subarray(b * (K - 1), (b + 1) * (K - 1));
@@ -315,6 +346,7 @@ export async function evaluate(
           nonFinite: a.nonFinite,
           seconds: a.seconds,
           ...(a.refused !== undefined ? { refused: a.refused } : {}),
+          ...(a.sharedWith !== undefined ? { sharedWith: a.sharedWith } : {}),
         });
       }
   return { n: N, rows, violations, warnings, certificates };
@@ -330,7 +362,15 @@ interface BatchBounds {
   readonly lower: Float32Array;
   readonly badLayer: readonly (string | undefined)[];
   readonly seconds: number;
+  /** The base method's margins from the same pass (CROWN-IBP → IBP, CROWN-LBP → LBP). */
+  readonly base?: BatchBounds;
+  /** Set on a `base`: the method whose pass produced it. */
+  readonly sharedWith?: BoundMethod;
 }
+
+/** The forward method under each hybrid, and back. */
+const BASE_OF: Partial<Record<BoundMethod, BoundMethod>> = { 'crown-ibp': 'ibp', 'crown-lbp': 'lbp' };
+const HYBRID_OF: Partial<Record<BoundMethod, BoundMethod>> = { ibp: 'crown-ibp', lbp: 'crown-lbp' };
 
 async function batchBounds(
   net: Verifiable,
@@ -344,12 +384,19 @@ async function batchBounds(
   const r = net.bounds(x, eps, method, lines, labels);
   try {
     const lower = (await r.lower.data()) as Float32Array;
+    const baseLower = r.base && BASE_OF[method] ? ((await r.base.lower.data()) as Float32Array) : undefined;
     const layers: FlatLayerBounds[] = [];
     for (const L of r.intermediate ?? [])
       layers.push({ layer: L.layer, lower: await L.lower.data(), upper: await L.upper.data() });
     const B = x.shape[0]!;
     const badLayer = Array.from({ length: B }, (_, b) => firstNonFiniteLayer(layers, b, B));
-    return { lower, badLayer, seconds: (performance.now() - t0) / 1000 };
+    const seconds = (performance.now() - t0) / 1000;
+    return {
+      lower,
+      badLayer,
+      seconds,
+      ...(baseLower ? { base: { lower: baseLower, badLayer, seconds, sharedWith: method } } : {}),
+    };
   } finally {
     disposeResult(r);
   }

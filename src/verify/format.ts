@@ -25,7 +25,10 @@ const pct = (v: number | null): string => (v === null ? '-' : `${v.toFixed(2)}%`
 const num = (v: number | null): string =>
   v === null ? '-' : Math.abs(v) >= 1e4 ? v.toExponential(3) : v.toFixed(4);
 
-/** The verify table: ε, method, lines, clean / PGD / verified error, mean margin lower bound, NaN count, seconds. */
+/**
+ * The verify table: ε, method, lines, clean / PGD / verified error, mean margin lower bound, NaN count,
+ * seconds (of the shared pass, named, where a row's bounds came from a CROWN-IBP / CROWN-LBP pass).
+ */
 export function formatVerifyTable(rows: readonly ResultRow[]): string {
   const body = rows.map((r) => [
     String(r.eps),
@@ -37,7 +40,7 @@ export function formatVerifyTable(rows: readonly ResultRow[]): string {
     r.refused !== undefined ? 'refused' : pct(r.verifiedErrPct),
     num(r.meanMarginLower),
     String(r.nonFinite),
-    r.seconds.toFixed(2),
+    r.sharedWith !== undefined ? `${r.seconds.toFixed(2)} (${r.sharedWith} pass)` : r.seconds.toFixed(2),
   ]);
   return renderTable(
     [

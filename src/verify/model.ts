@@ -109,6 +109,14 @@ function concatResults(rs: readonly BoundResult[]): BoundResult {
           })),
         }
       : {}),
+    ...(first.base
+      ? {
+          base: {
+            lower: tf.concat(rs.map((r) => r.base!.lower)),
+            upper: tf.concat(rs.map((r) => r.base!.upper)),
+          },
+        }
+      : {}),
   }));
 }
 

@@ -184,6 +184,29 @@ describe.each(Object.keys(SPECS))('generated module %s', (name) => {
         });
       });
 
+  it('CROWN-IBP / CROWN-LBP carry exactly the IBP / LBP bounds of the same pass (base)', () => {
+    const c = cases[name]!;
+    for (const [hybrid, baseM] of [
+      ['crown-ibp', 'ibp'],
+      ['crown-lbp', 'lbp'],
+    ] as const)
+      for (const lines of ['tight', 'adaptive'] as const) {
+        const [got, want] = tf.tidy(() => {
+          const box = inputBox(c.x, c.eps, c.mod.meta.inputCfg);
+          const o = { labels: tf.tensor1d(c.labels, 'int32'), lines };
+          const h = c.mod.bounds(c.p, box, hybrid, o);
+          const w = c.mod.bounds(c.p, box, baseM, o);
+          expect(h.base).toBeDefined();
+          return [
+            [h.base!.lower.arraySync(), h.base!.upper.arraySync(), h.logits.arraySync()],
+            [w.lower.arraySync(), w.upper.arraySync(), w.logits.arraySync()],
+          ];
+        });
+        // the same ops on the same inputs: equal to the last bit
+        expect(got).toEqual(want);
+      }
+  });
+
   it('tight lines: IBP ≤ {LBP, CROWN-IBP} ≤ CROWN-LBP ≤ CROWN (Theorem 2); constant lines = IBP', () => {
     const c = cases[name]!;
     const b: Record<string, ReturnType<typeof run>> = {};

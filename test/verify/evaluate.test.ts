@@ -174,4 +174,44 @@ describe('evaluate', () => {
       evaluate(broken, data, settings({ pgd: { steps: 0, restarts: 0, seed: 1 } })),
     ).rejects.toThrow('boom');
   });
+  it('serves IBP / LBP rows from the base bounds of the CROWN-IBP / CROWN-LBP pass (one pass, not two)', async () => {
+    const net = linearNet(W, b);
+    const calls: string[] = [];
+    // the hybrids return a deliberately lowered base, so the test sees which bounds a row used
+    const shared = withBounds(net, (x, eps, method, lines, lab) => {
+      calls.push(method);
+      const r = net.bounds(x, eps, method, lines, lab);
+      if (method !== 'crown-ibp' && method !== 'crown-lbp') return r;
+      const base = tf.tidy(() => ({
+        lower: tf.sub(r.lower, 0.3) as tf.Tensor2D,
+        upper: tf.add(r.upper, 0.3) as tf.Tensor2D,
+      }));
+      return { ...r, base };
+    });
+    const s = settings({
+      eps: [0.01],
+      methods: ['ibp', 'crown-ibp', 'lbp', 'crown-lbp'],
+      pgd: { steps: 0, restarts: 0, seed: 1 },
+    });
+    const r = await evaluate(shared, data, s);
+    // 3 batches × (one CROWN-IBP pass, for the first line strategy only as IBP ignores lines; two CROWN-LBP passes)
+    expect(calls.filter((m) => m === 'ibp' || m === 'lbp')).toEqual([]);
+    expect(calls.filter((m) => m === 'crown-ibp')).toHaveLength(3 * 2);
+    expect(calls.filter((m) => m === 'crown-lbp')).toHaveLength(3 * 2);
+    const row = (m: string, l = 'tight') => r.rows.find((x) => x.method === m && x.lines === l)!;
+    expect(row('ibp').sharedWith).toBe('crown-ibp');
+    expect(row('lbp', 'adaptive').sharedWith).toBe('crown-lbp');
+    expect(row('crown-ibp').sharedWith).toBeUndefined();
+    // the lowered base verifies fewer samples than the hybrid's own bounds
+    expect(row('ibp').verified).toBeLessThan(row('crown-ibp').verified);
+    expect(row('lbp').verified).toBeLessThan(row('crown-lbp').verified);
+    // asked alone, IBP runs its own pass
+    calls.length = 0;
+    await evaluate(
+      shared,
+      data,
+      settings({ eps: [0.01], methods: ['ibp'], pgd: { steps: 0, restarts: 0, seed: 1 } }),
+    );
+    expect(calls).toEqual(['ibp', 'ibp', 'ibp']);
+  });
 });
