@@ -127,7 +127,7 @@ describe('shipped specs', () => {
       ['paramramp3.r', 'paramramp3_r', [100]],
     ]);
     expect(m.paramCount).toBe(load('fmnist-dm-small-relu').paramCount + 16 * 13 * 13 + 32 * 10 * 10 + 100);
-    expect(m.train.etaSchedule).toEqual({ from: 0.01, to: 0, start: 6, length: 4, shape: 'smoothed' });
+    expect(m.train.etaSchedule).toEqual({ from: 0.01, to: 0, start: 20, length: 12, shape: 'smoothed' });
     expect(m.layers.filter((l) => l.op.kind === 'paramramp').map((l) => l.op)).toEqual(
       Array(3).fill({ kind: 'paramramp', eta: 0.01 }),
     );
