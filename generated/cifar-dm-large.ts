@@ -733,7 +733,7 @@ export function trainLoss(p: Params, x: tf.Tensor, y: tf.Tensor1D, st: rt.StepSt
     return rt.naturalLoss(forward(p, x, { eta: st.eta }), y);
   }
   const box = rt.inputBox(x, st.eps, meta.inputCfg);
-  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, lines: "adaptive", lowerOnly: true };
+  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed, lines: "adaptive", lowerOnly: true };
   // while β matters, one CROWN-IBP pass: it carries the IBP margins of the same sweep (b.base)
   const b = st.beta >= rt.CROWN_BETA_MIN ? crownIbp(p, box, o) : ibp(p, box, o);
   const lb = b.base ? rt.betaMix(b.base.lower, b.lower, st.beta) : b.lower;

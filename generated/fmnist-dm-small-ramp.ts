@@ -242,9 +242,9 @@ export function initParams(seed: number): Params {
 
 function resolveActs(p: Params, o: rt.RunOptions): Acts {
   return {
-    paramramp1: rt.paramRamp(p.paramramp1_r, 0.01, o),
-    paramramp2: rt.paramRamp(p.paramramp2_r, 0.01, o),
-    paramramp3: rt.paramRamp(p.paramramp3_r, 0.01, o),
+    paramramp1: rt.paramRamp(p.paramramp1_r, 0.01, o, 0),
+    paramramp2: rt.paramRamp(p.paramramp2_r, 0.01, o, 1),
+    paramramp3: rt.paramRamp(p.paramramp3_r, 0.01, o, 2),
   };
 }
 
@@ -519,7 +519,7 @@ export function trainLoss(p: Params, x: tf.Tensor, y: tf.Tensor1D, st: rt.StepSt
     return rt.naturalLoss(forward(p, x, { eta: st.eta, rampAsLeaky: true }), y);
   }
   const box = rt.inputBox(x, st.eps, meta.inputCfg);
-  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise };
+  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed };
   const b = ibp(p, box, o); // margin lower bounds [B, K−1] and the clean logits of the same pass
   return rt.certifiedLoss(b.logits, y, b.lower, st.kappa);
 }

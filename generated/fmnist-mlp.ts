@@ -380,7 +380,7 @@ export function trainLoss(p: Params, x: tf.Tensor, y: tf.Tensor1D, st: rt.StepSt
     return rt.naturalLoss(forward(p, x, { eta: st.eta }), y);
   }
   const box = rt.inputBox(x, st.eps, meta.inputCfg);
-  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise };
+  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed };
   const b = ibp(p, box, o); // margin lower bounds [B, K−1] and the clean logits of the same pass
   return rt.certifiedLoss(b.logits, y, b.lower, st.kappa);
 }

@@ -182,12 +182,13 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
     statements: (w) => {
       w.write('return {').newLine();
       w.indent(() => {
+        let ramps = 0; // each ParamRamp layer salts the r-noise seed with its ordinal
         for (const l of acts) {
           const op = l.op;
           if (op.kind === 'relu') w.writeLine(`${l.ident}: rt.relu(),`);
           else if (op.kind === 'leaky_relu') w.writeLine(`${l.ident}: rt.leakyRelu(${num(op.slope)}, o),`);
           else if (op.kind === 'paramramp')
-            w.writeLine(`${l.ident}: rt.paramRamp(${paramOf(l, 'ramp.r')!}, ${num(op.eta)}, o),`);
+            w.writeLine(`${l.ident}: rt.paramRamp(${paramOf(l, 'ramp.r')!}, ${num(op.eta)}, o, ${ramps++}),`);
         }
       });
       w.writeLine('};');

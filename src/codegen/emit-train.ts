@@ -94,7 +94,7 @@ function lossFunction(m: ModelIR, hasRamp: boolean): string {
     return [
       '/** Natural training: cross-entropy of the clean logits. */',
       head,
-      '  return rt.naturalLoss(forward(p, x, { eta: st.eta, rNoise: st.rNoise }), y);',
+      '  return rt.naturalLoss(forward(p, x, { eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed }), y);',
       '}',
     ].join('\n');
   }
@@ -119,8 +119,8 @@ function lossFunction(m: ModelIR, hasRamp: boolean): string {
     '  }',
     '  const box = rt.inputBox(x, st.eps, meta.inputCfg);',
     crown
-      ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, lines: ${JSON.stringify(m.train.lines)}, lowerOnly: true };`
-      : '  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise };',
+      ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed, lines: ${JSON.stringify(m.train.lines)}, lowerOnly: true };`
+      : '  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed };',
   ];
   if (crown) {
     lines.push(

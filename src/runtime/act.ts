@@ -50,15 +50,18 @@ export function leakyRelu(slope: number, o: RunOptions = {}): ActSpec {
 /**
  * ParamRamp(η, r) for one call. `o.rampAsLeaky` gives LeakyReLU(η) (r unused, no gradient). r is
  * clamped ≥ 1e-4 with gradient flowing as if unclamped; with `o.rNoise` > 0, r + N(0, (rNoise ·
- * mean r)²) is clamped again the same way (the std carries no gradient), as in the reference code.
+ * mean r)²) is clamped again the same way (the std carries no gradient), as in the reference code;
+ * the noise is drawn from `o.noiseSeed` mixed with `salt` when a seed is given.
  */
-export function paramRamp(r: tf.Tensor, eta: number, o: RunOptions = {}): ActSpec {
+export function paramRamp(r: tf.Tensor, eta: number, o: RunOptions = {}, salt = 0): ActSpec {
   const e = slopeOf(eta, o);
   if (o.rampAsLeaky) return { kind: 'leaky_relu', slope: e };
   let rr = clampR(r);
   if (o.rNoise !== undefined && o.rNoise > 0) {
     const std = tf.mul(stopGradient(tf.mean(rr)), o.rNoise);
-    rr = clampR(tf.add(rr, tf.mul(tf.randomNormal(r.shape), std)));
+    // `salt` (the layer's ordinal among the ParamRamp layers) gives each layer its own stream
+    const seed = o.noiseSeed === undefined ? undefined : (o.noiseSeed + Math.imul(salt, 0x9e3779b1)) >>> 0;
+    rr = clampR(tf.add(rr, tf.mul(tf.randomNormal(r.shape, 0, 1, 'float32', seed), std)));
   }
   return { kind: 'paramramp', eta: e, r: rr };
 }

@@ -62,6 +62,11 @@ export interface RunOptions {
   readonly rampAsLeaky?: boolean;
   /** Relative std of Gaussian noise on r (training only; paper-notes §1). 0 or absent = off. */
   readonly rNoise?: number;
+  /**
+   * Seed of that noise for this call (the trainer derives it from the recipe's seed, the epoch and
+   * the step, so a resumed run draws the same noise as an uninterrupted one). Absent: unseeded.
+   */
+  readonly noiseSeed?: number;
 }
 
 export interface BoundOptions extends RunOptions {

@@ -91,6 +91,23 @@ describe('activation resolution', () => {
     expect(Array.from(grads[r.name]!.dataSync()).every((v) => v === 1)).toBe(true);
     tf.dispose([r, (a as { r: tf.Tensor }).r, grads[r.name]!]);
   });
+
+  it('draws the r noise from noiseSeed and the layer salt (a resumed run redraws the same noise)', () => {
+    const r = tf.fill([200], 0.5);
+    const draw = (seed: number | undefined, salt = 0) =>
+      Array.from(
+        (
+          rt.paramRamp(r, 0, { rNoise: 0.1, ...(seed === undefined ? {} : { noiseSeed: seed }) }, salt) as {
+            r: tf.Tensor;
+          }
+        ).r.dataSync(),
+      );
+    expect(draw(7)).toEqual(draw(7));
+    expect(draw(7)).not.toEqual(draw(8));
+    expect(draw(7, 1)).not.toEqual(draw(7, 0));
+    expect(draw(undefined)).not.toEqual(draw(undefined));
+    r.dispose();
+  });
 });
 
 describe('every bound method', () => {

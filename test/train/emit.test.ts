@@ -38,7 +38,9 @@ describe('emitTrainSection', () => {
     expect(s).toContain('export const recipe: rt.TrainConstants = {');
     expect(s).toContain('  kappa: [1, 0.5], // κ at ε = 0 and at ε_max');
     expect(s).toContain('etaSchedule: { from: 0.01, to: 0, start: 1, length: 2, shape: "smoothed" }');
-    expect(s).toContain('rt.betaMix(b.lower, crownIbp(p, box, o).lower, st.beta)');
+    // one CROWN-IBP pass while β matters; its base holds the IBP margins of the same sweep
+    expect(s).toContain('const b = st.beta >= rt.CROWN_BETA_MIN ? crownIbp(p, box, o) : ibp(p, box, o);');
+    expect(s).toContain('rt.betaMix(b.base.lower, b.lower, st.beta)');
     expect(s).toContain('st.beta >= rt.CROWN_BETA_MIN');
     expect(s).toContain('lines: "adaptive", lowerOnly: true');
     expect(s).toContain('return rt.naturalLoss(forward(p, x, { eta: st.eta, rampAsLeaky: true }), y);');
@@ -56,7 +58,9 @@ describe('emitTrainSection', () => {
 
   it('natural training: plain cross-entropy, no clean phase', () => {
     const s = emitTrainSection(natural);
-    expect(s).toContain('return rt.naturalLoss(forward(p, x, { eta: st.eta, rNoise: st.rNoise }), y);');
+    expect(s).toContain(
+      'return rt.naturalLoss(forward(p, x, { eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed }), y);',
+    );
     expect(s).not.toContain('cleanEpochs');
     expect(s).toContain('run.step(batch, schedule(epoch, batch.step, n, r), false, trainLoss)');
   });
