@@ -431,9 +431,9 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
     this.dir.writeMetrics(this.history);
     if (isBest) {
       this.best = { epoch, value: metric! };
-      this.dir.writeCheckpoint('best', meta, this.params, rec, extra);
+      await this.dir.writeCheckpoint('best', meta, this.params, rec, extra);
     }
-    this.dir.writeCheckpoint('last', meta, this.params, rec, extra);
+    await this.dir.writeCheckpoint('last', meta, this.params, rec, extra);
     this.dir.writeState({
       epoch,
       specHash: meta.specHash,

@@ -22,7 +22,7 @@ import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { fileError } from '../../cli/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { readSafetensors, saveParams, writeSafetensors, type NamedTensor } from '../io/safetensors.js';
+import { readSafetensors, saveParamsAsync, writeSafetensors, type NamedTensor } from '../io/safetensors.js';
 import type { ModuleMeta, ParamSet } from '../module.js';
 import type { AdamSlot } from './adam.js';
 
@@ -162,17 +162,18 @@ export class RunDir {
 
   /**
    * Writes `kind`.safetensors (PyTorch layout; its `__metadata__` carries the epoch) and then its
-   * sidecar, which records the sha256 of the parameter file it describes.
+   * sidecar, which records the sha256 of the parameter file it describes. Reads the parameters
+   * with `await data()`, so it works on every backend (WebGPU has no synchronous reads in Node).
    */
-  writeCheckpoint(
+  async writeCheckpoint(
     kind: 'last' | 'best',
     meta: ModuleMeta,
     params: ParamSet,
     record: EpochRecord,
     extra: object,
-  ): void {
+  ): Promise<void> {
     const path = this.paramsPath(kind);
-    saveParams(path, meta, params, { epoch: String(record.epoch), checkpoint: kind });
+    await saveParamsAsync(path, meta, params, { epoch: String(record.epoch), checkpoint: kind });
     writeJsonAtomic(this.sidecarPath(kind), {
       checkpoint: kind,
       epoch: record.epoch,
