@@ -29,6 +29,20 @@ import { convOp, dense, denseOp, type LinOp } from './affine.js';
 import { crownBudgetFloats, MemoryBudgetError, mib } from './budget.js';
 import { nonzeroColumns, rowSums, SAMPLE_ROWS_MIN, statusGather } from './status.js';
 import type { Conv2dCfg, InputBox, Relaxation } from './types.js';
+import {
+  convPlan,
+  cutWindows,
+  densify,
+  dirs,
+  gatherWindows,
+  inputGeom,
+  planGeom,
+  scatterSum,
+  windowConv,
+  windowDense,
+  windowsPay,
+  type WinGeom,
+} from './windows.js';
 
 /** Box radius ρ, flattened [B, n0], and the input size n0. */
 interface LbpBox {
@@ -49,7 +63,13 @@ interface Cols {
 type Forms =
   | { readonly kind: 'shared'; readonly M: tf.Tensor | null }
   | { readonly kind: 'batched'; readonly M: tf.Tensor; readonly R: tf.Tensor | null }
-  | { readonly kind: 'samples'; readonly M: readonly Cols[]; readonly R: readonly Cols[] | null };
+  | { readonly kind: 'samples'; readonly M: readonly Cols[]; readonly R: readonly Cols[] | null }
+  | {
+      readonly kind: 'windowed';
+      readonly M: tf.Tensor;
+      readonly R: tf.Tensor | null;
+      readonly geom: WinGeom;
+    };
 
 /** LBP state: clean x, bounds [l, u] of the current layer (pre-activation after an affine layer). */
 export interface LbpState {
@@ -62,6 +82,12 @@ export interface LbpState {
   readonly r: tf.Tensor | null;
   readonly forms: Forms;
   readonly box: LbpBox;
+  /**
+   * Where each input direction's form lives on the current (spatial, or flattened spatial) map,
+   * tracked from the input through the convs (windows.ts); null after a dense layer. It is the
+   * geometry of windowed forms, and of shared forms when they become windowed.
+   */
+  readonly win: WinGeom | null;
 }
 
 type Opt = tf.Tensor | null;
@@ -81,6 +107,7 @@ export function lbpInput(box: InputBox): LbpState {
     r: null,
     forms: { kind: 'shared', M: null },
     box: { rho, n0 },
+    win: inputGeom(box.x.shape.slice(1)),
   };
 }
 
@@ -138,6 +165,8 @@ function boxTerms(forms: Forms, box: LbpBox, B: number, N: number): [tf.Tensor, 
       const per = forms.M.map((Mb, b) => tf.tidy(() => boxPair(Mb.t, forms.R?.[b]?.t ?? null, sampleSum)));
       return [tf.stack(per.map((p) => p[0])), tf.stack(per.map((p) => p[1]))];
     }
+    case 'windowed':
+      return boxPair(forms.M, forms.R, (t) => scatterSum(t, B, forms.geom));
   }
 }
 
@@ -169,9 +198,30 @@ function colsTimes(c: Cols, Wt: tf.Tensor2D): tf.Tensor2D {
   return tf.matMul(c.idx === null ? Wt : (tf.gather(Wt, c.idx, 1) as tf.Tensor2D), c.t);
 }
 
-/** The forms through a linear map; `W` is the dense weight [in, out] (required by "samples"). */
-function formsThrough(forms: Forms, op: LinOp, W: tf.Tensor2D | undefined): Forms {
+/** Windowed forms as full-map batched forms (where a step needs the whole map). */
+function densified(f: Forms, B: number): Forms {
+  if (f.kind !== 'windowed') return f;
+  return {
+    kind: 'batched',
+    M: densify(f.M, B, f.geom),
+    R: f.R === null ? null : densify(f.R, B, f.geom),
+  };
+}
+
+/**
+ * The forms through a linear map; `W` is the dense weight [in, out] (required by "samples" and
+ * "windowed", which reach only dense layers here: lbpAffine runs windowed convs itself).
+ */
+function formsThrough(forms: Forms, op: LinOp, W: tf.Tensor2D | undefined, B: number): Forms {
   switch (forms.kind) {
+    case 'windowed': {
+      if (!W) throw new Error('internal: windowed LBP forms through a conv outside lbpAffine');
+      return {
+        kind: 'batched',
+        M: windowDense(forms.M, B, forms.geom, W),
+        R: forms.R === null ? null : windowDense(forms.R, B, forms.geom, tf.abs(W) as tf.Tensor2D),
+      };
+    }
     case 'shared':
       return { kind: 'shared', M: forms.M === null ? op.identity() : op.linear(forms.M) };
     case 'batched':
@@ -190,20 +240,55 @@ function formsThrough(forms: Forms, op: LinOp, W: tf.Tensor2D | undefined): Form
   }
 }
 
-function lbpAffine(s: LbpState, op: LinOp, W?: tf.Tensor2D): LbpState {
+/** A conv layer's kernel and config, for the windowed step. */
+interface ConvStep {
+  readonly W: tf.Tensor;
+  readonly cfg: Conv2dCfg;
+}
+
+function lbpAffine(s: LbpState, op: LinOp, W?: tf.Tensor2D, conv?: ConvStep): LbpState {
   const B = s.x.shape[0]!;
   const n0 = s.box.n0;
   const [nIn, nOut] = [numel(op.inShape), numel(op.outShape)];
-  const f = s.forms;
-  const need =
-    f.kind === 'samples'
-      ? n0 * (storedColumns(f.M) + storedColumns(f.R) + 2 * B * nOut)
-      : (f.kind === 'shared' ? 1 : B) * n0 * (2 * nIn + 6 * nOut);
+  const plan = conv && s.win ? convPlan(s.win, conv.cfg) : null;
+  let f = s.forms;
+  // windowed forms stay windowed through a conv while windows pay; otherwise they become full maps
+  const windowed = f.kind === 'windowed' && plan !== null && windowsPay(plan.geom);
+  if (f.kind === 'windowed' && conv && !windowed) {
+    guard(s, B * n0 * nIn * 4, op.inShape);
+    f = densified(f, B);
+  }
+  let need: number;
+  if (f.kind === 'windowed') {
+    const area = (g: WinGeom): number => g.y.size * g.x.size * g.map[2];
+    need = B * n0 * (conv ? 2 * area(f.geom) + 4 * area(plan!.geom) : 2 * area(f.geom) + 4 * nOut);
+  } else
+    need =
+      f.kind === 'samples'
+        ? n0 * (storedColumns(f.M) + storedColumns(f.R) + 2 * B * nOut)
+        : (f.kind === 'shared' ? 1 : B) * n0 * (2 * nIn + 6 * nOut);
   guard(s, need, op.outShape);
-  const forms = formsThrough(f, op, W);
+  let forms: Forms;
+  if (f.kind === 'windowed' && conv) {
+    const absW = f.R === null ? null : tf.abs(conv.W);
+    forms = {
+      kind: 'windowed',
+      M: windowConv(f.M, B, plan!, conv.W, conv.cfg.stride),
+      R: f.R === null ? null : windowConv(f.R, B, plan!, absW!, conv.cfg.stride),
+      geom: planGeom(plan!),
+    };
+  } else forms = formsThrough(f, op, W, B);
   const m = op.affine(s.m);
   const r = s.r === null ? null : op.absLinear(s.r);
-  return { x: op.affine(s.x), ...concretize(m, r, forms, s.box, op.outShape), m, r, forms, box: s.box };
+  return {
+    x: op.affine(s.x),
+    ...concretize(m, r, forms, s.box, op.outShape),
+    m,
+    r,
+    forms,
+    box: s.box,
+    win: forms.kind === 'windowed' ? forms.geom : (plan?.geom ?? null),
+  };
 }
 
 /** Dense layer W [in, out], b [out]. */
@@ -213,7 +298,7 @@ export function lbpDense(s: LbpState, W: tf.Tensor, b: tf.Tensor | undefined): L
 
 /** Conv layer W [kh, kw, Cin, Cout], b [Cout]. */
 export function lbpConv2d(s: LbpState, W: tf.Tensor, b: tf.Tensor | undefined, cfg: Conv2dCfg): LbpState {
-  return lbpAffine(s, convOp(W, b, cfg));
+  return lbpAffine(s, convOp(W, b, cfg), undefined, { W, cfg });
 }
 
 /** Flatten [.., H, W, C] → [.., H·W·C] for the clean x, the bounds and the linear forms. */
@@ -299,6 +384,8 @@ function actSamples(s: LbpState, k: Slopes, N: number): Forms {
       case 'samples':
         if (f.M[b]!.idx !== null) throw new Error('internal: LBP activation on gathered forms');
         return [f.M[b]!.t, f.R?.[b]?.t ?? null];
+      case 'windowed':
+        throw new Error('internal: per-sample LBP activation on windowed forms');
     }
   };
   const pick = (t: tf.Tensor, idx: tf.Tensor1D | null): tf.Tensor => (idx === null ? t : tf.gather(t, idx));
@@ -339,14 +426,22 @@ export function lbpAct(s: LbpState, rel: Relaxation): LbpState {
   const shape = s.x.shape.slice(1);
   const N = numel(shape);
   const { sm, sr, tm, tr } = midRadLines(rel);
-  const perSample =
-    shape.length === 1 && (s.forms.kind === 'samples' || (s.box.n0 >= SAMPLE_ROWS_MIN && statusGather()));
-  if (!perSample) guard(s, B * s.box.n0 * 8 * N, shape);
-  const forms = perSample ? actSamples(s, { sm, sr }, N) : actBatched(s, { sm, sr }, shape);
-  if (forms.kind === 'samples') {
-    // Kept forms of this layer and of the one before (whose per-sample temporaries are freed).
-    const before = s.forms.kind === 'samples' ? storedColumns(s.forms.M) + storedColumns(s.forms.R) : 0;
-    guard(s, s.box.n0 * (storedColumns(forms.M) + storedColumns(forms.R) + before), shape);
+  const f = s.forms;
+  let forms: Forms;
+  if (f.kind === 'windowed' || (f.kind === 'shared' && s.win !== null && windowsPay(s.win))) {
+    const g = f.kind === 'windowed' ? f.geom : s.win!;
+    guard(s, B * s.box.n0 * g.y.size * g.x.size * g.map[2] * 8, shape);
+    forms = actWindowed(s, { sm, sr }, g);
+  } else {
+    const perSample =
+      shape.length === 1 && (f.kind === 'samples' || (s.box.n0 >= SAMPLE_ROWS_MIN && statusGather()));
+    if (!perSample) guard(s, B * s.box.n0 * 8 * N, shape);
+    forms = perSample ? actSamples(s, { sm, sr }, N) : actBatched(s, { sm, sr }, shape);
+    if (forms.kind === 'samples') {
+      // Kept forms of this layer and of the one before (whose per-sample temporaries are freed).
+      const before = f.kind === 'samples' ? storedColumns(f.M) + storedColumns(f.R) : 0;
+      guard(s, s.box.n0 * (storedColumns(forms.M) + storedColumns(forms.R) + before), shape);
+    }
   }
   const a = actOf(rel);
   return {
@@ -357,6 +452,49 @@ export function lbpAct(s: LbpState, rel: Relaxation): LbpState {
     r: add(add(tf.mul(s.m, sr), mul(s.r, sm)), tr)!,
     forms,
     box: s.box,
+    win: s.win,
+  };
+}
+
+/**
+ * The activation on windowed forms, or on shared ones cut to windows (ρ folded in): the slopes of
+ * each direction's window rescale its form, as in `actBatched` on the whole map.
+ */
+function actWindowed(s: LbpState, k: Slopes, g: WinGeom): Forms {
+  // one tidy: only the new forms stay
+  const [M, R] = tf.tidy(() => {
+    const f = actWindowedForms(s, k, g);
+    return [f.M, f.R!];
+  });
+  return { kind: 'windowed', M, R, geom: g };
+}
+
+function actWindowedForms(
+  s: LbpState,
+  k: Slopes,
+  g: WinGeom,
+): { kind: 'windowed'; M: tf.Tensor; R: tf.Tensor | null; geom: WinGeom } {
+  const B = s.x.shape[0]!;
+  const n = dirs(g);
+  const dims = [g.y.size, g.x.size, g.map[2]];
+  const five = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B, n, ...dims]);
+  const back = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B * n, ...dims]);
+  const smW = gatherWindows(k.sm, g);
+  const srW = gatherWindows(k.sr, g);
+  const f = s.forms;
+  if (f.kind === 'shared') {
+    const cut = cutWindows(formOrEye(f.M, s.box.n0), g);
+    const Mr = tf.mul(tf.reshape(cut, [1, n, ...dims]), tf.reshape(s.box.rho, [B, n, 1, 1, 1]));
+    return { kind: 'windowed', M: back(tf.mul(Mr, smW)), R: back(tf.mul(Mr, srW)), geom: g };
+  }
+  if (f.kind !== 'windowed') throw new Error('internal: windowed LBP activation on other forms');
+  const M5 = five(f.M);
+  const R5 = f.R === null ? null : five(f.R);
+  return {
+    kind: 'windowed',
+    M: back(add(tf.mul(M5, smW), mul(R5, srW))!),
+    R: back(add(tf.mul(M5, srW), mul(R5, smW))!),
+    geom: g,
   };
 }
 
@@ -405,6 +543,8 @@ function lastBoxTerms(forms: Forms, CW: tf.Tensor3D, box: LbpBox): [tf.Tensor, t
       );
       return [tf.stack(per.map((p) => p[0])), tf.stack(per.map((p) => p[1]))];
     }
+    case 'windowed':
+      throw new Error('internal: windowed LBP forms at the last layer (lbpLast densifies them)');
   }
 }
 
@@ -425,9 +565,12 @@ export function lbpLast(
   const mOut = tf.sum(tf.mul(C, tf.reshape(z, [B, 1, K])), 2);
   const rOut =
     s.r === null ? null : tf.sum(tf.mul(tf.abs(CW), tf.expandDims(tf.reshape(s.r, [B, -1]), 1)), 2);
-  const [dL, dU] = lastBoxTerms(s.forms, CW, s.box);
+  // windowed forms reach the last layer only straight after a conv and flatten: as full maps
+  if (s.forms.kind === 'windowed') guard(s, B * s.box.n0 * CW.shape[2] * 4, [CW.shape[2]]);
+  const forms = densified(s.forms, B);
+  const [dL, dU] = lastBoxTerms(forms, CW, s.box);
   const l = tf.sub(rOut === null ? mOut : tf.sub(mOut, rOut), dL);
   const u = tf.add(rOut === null ? mOut : tf.add(mOut, rOut), dU);
   // (The forms of the output rows are not kept: nothing follows the last layer.)
-  return { x: dense(s.x, W, b), l, u, m: mOut, r: rOut, forms: s.forms, box: s.box };
+  return { x: dense(s.x, W, b), l, u, m: mOut, r: rOut, forms, box: s.box, win: null };
 }
