@@ -148,7 +148,8 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
             return cost ?? undefined;
           }
           default: {
-            const r = mod.bounds(p, box, method, { labels: y, lines: 'tight', eta });
+            // bounds only, as auto_LiRPA's compute_bounds (the clean forward is its own row)
+            const r = mod.bounds(p, box, method, { labels: y, lines: 'tight', eta, noLogits: true });
             return [r.lower, r.upper, r.logits];
           }
         }

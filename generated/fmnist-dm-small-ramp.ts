@@ -285,7 +285,7 @@ export function ibp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.Bo
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
-    const s_input = rt.ibpInput(box);
+    const s_input = rt.ibpInput(box, o);
     // conv1: conv2d(16, kernel 4x4, stride 2, padding 0) -> 16x13x13  [specs/fmnist-dm-small-ramp.vnet:13]
     const s_conv1 = rt.ibpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // paramramp1: paramramp(eta 0.01) -> 16x13x13  [specs/fmnist-dm-small-ramp.vnet:14]
@@ -311,7 +311,7 @@ export function lbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.Bo
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
-    const s_input = rt.lbpInput(box);
+    const s_input = rt.lbpInput(box, o);
     // conv1: conv2d(16, kernel 4x4, stride 2, padding 0) -> 16x13x13  [specs/fmnist-dm-small-ramp.vnet:13]
     const s_conv1 = rt.lbpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // paramramp1: paramramp(eta 0.01) -> 16x13x13  [specs/fmnist-dm-small-ramp.vnet:14]
@@ -338,7 +338,7 @@ export function crownIbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
     const r: Relax = {};
-    const s_input = rt.ibpInput(box);
+    const s_input = rt.ibpInput(box, o);
     // conv1: conv2d(16, kernel 4x4, stride 2, padding 0) -> 16x13x13  [specs/fmnist-dm-small-ramp.vnet:13]
     const s_conv1 = rt.ibpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // paramramp1: paramramp(eta 0.01) -> 16x13x13  [specs/fmnist-dm-small-ramp.vnet:14]
@@ -369,7 +369,7 @@ export function crownLbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
     const r: Relax = {};
-    const s_input = rt.lbpInput(box);
+    const s_input = rt.lbpInput(box, o);
     // conv1: conv2d(16, kernel 4x4, stride 2, padding 0) -> 16x13x13  [specs/fmnist-dm-small-ramp.vnet:13]
     const s_conv1 = rt.lbpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // paramramp1: paramramp(eta 0.01) -> 16x13x13  [specs/fmnist-dm-small-ramp.vnet:14]
@@ -409,7 +409,7 @@ export function crown(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.
     // paramramp3: paramramp(eta 0.01) -> 100  [specs/fmnist-dm-small-ramp.vnet:19]
     const b_paramramp3 = rt.crownLayer(box, [100], false, (f) => through_fc1(p, f, r));
     r.paramramp3 = rt.relax(a.paramramp3, b_paramramp3.lower, b_paramramp3.upper, lines);
-    const logits = forwardCore(p, box.x, a).logits;
+    const logits = o.noLogits ? null : forwardCore(p, box.x, a).logits;
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
     return rt.boundResult(out.lower, out.upper, logits, o, [["paramramp1", b_paramramp1.lower, b_paramramp1.upper], ["paramramp2", b_paramramp2.lower, b_paramramp2.upper], ["paramramp3", b_paramramp3.lower, b_paramramp3.upper]]);
   });

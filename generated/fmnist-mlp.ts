@@ -180,7 +180,7 @@ export function ibp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.Bo
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
-    const s_input = rt.ibpInput(box);
+    const s_input = rt.ibpInput(box, o);
     // flatten1: flatten -> 784  [specs/fmnist-mlp.vnet:10]
     const s_flatten1 = rt.ibpFlatten(s_input);
     // fc1: dense(512) -> 512  [specs/fmnist-mlp.vnet:11]
@@ -202,7 +202,7 @@ export function lbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.Bo
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
-    const s_input = rt.lbpInput(box);
+    const s_input = rt.lbpInput(box, o);
     // flatten1: flatten -> 784  [specs/fmnist-mlp.vnet:10]
     const s_flatten1 = rt.lbpFlatten(s_input);
     // fc1: dense(512) -> 512  [specs/fmnist-mlp.vnet:11]
@@ -225,7 +225,7 @@ export function crownIbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
     const r: Relax = {};
-    const s_input = rt.ibpInput(box);
+    const s_input = rt.ibpInput(box, o);
     // flatten1: flatten -> 784  [specs/fmnist-mlp.vnet:10]
     const s_flatten1 = rt.ibpFlatten(s_input);
     // fc1: dense(512) -> 512  [specs/fmnist-mlp.vnet:11]
@@ -251,7 +251,7 @@ export function crownLbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
     const r: Relax = {};
-    const s_input = rt.lbpInput(box);
+    const s_input = rt.lbpInput(box, o);
     // flatten1: flatten -> 784  [specs/fmnist-mlp.vnet:10]
     const s_flatten1 = rt.lbpFlatten(s_input);
     // fc1: dense(512) -> 512  [specs/fmnist-mlp.vnet:11]
@@ -283,7 +283,7 @@ export function crown(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.
     // relu2: relu -> 512  [specs/fmnist-mlp.vnet:14]
     const b_relu2 = rt.crownLayer(box, [512], false, (f) => through_fc2(p, f, r));
     r.relu2 = rt.relax(a.relu2, b_relu2.lower, b_relu2.upper, lines);
-    const logits = forwardCore(p, box.x, a).logits;
+    const logits = o.noLogits ? null : forwardCore(p, box.x, a).logits;
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
     return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", b_relu1.lower, b_relu1.upper], ["relu2", b_relu2.lower, b_relu2.upper]]);
   });

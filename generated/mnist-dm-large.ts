@@ -398,7 +398,7 @@ export function ibp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.Bo
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
-    const s_input = rt.ibpInput(box);
+    const s_input = rt.ibpInput(box, o);
     // conv1: conv2d(64, kernel 3x3, stride 1, padding 1) -> 64x28x28  [specs/mnist-dm-large.vnet:10]
     const s_conv1 = rt.ibpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // relu1: relu -> 64x28x28  [specs/mnist-dm-large.vnet:11]
@@ -436,7 +436,7 @@ export function lbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.Bo
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
-    const s_input = rt.lbpInput(box);
+    const s_input = rt.lbpInput(box, o);
     // conv1: conv2d(64, kernel 3x3, stride 1, padding 1) -> 64x28x28  [specs/mnist-dm-large.vnet:10]
     const s_conv1 = rt.lbpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // relu1: relu -> 64x28x28  [specs/mnist-dm-large.vnet:11]
@@ -475,7 +475,7 @@ export function crownIbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
     const r: Relax = {};
-    const s_input = rt.ibpInput(box);
+    const s_input = rt.ibpInput(box, o);
     // conv1: conv2d(64, kernel 3x3, stride 1, padding 1) -> 64x28x28  [specs/mnist-dm-large.vnet:10]
     const s_conv1 = rt.ibpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // relu1: relu -> 64x28x28  [specs/mnist-dm-large.vnet:11]
@@ -521,7 +521,7 @@ export function crownLbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
     const r: Relax = {};
-    const s_input = rt.lbpInput(box);
+    const s_input = rt.lbpInput(box, o);
     // conv1: conv2d(64, kernel 3x3, stride 1, padding 1) -> 64x28x28  [specs/mnist-dm-large.vnet:10]
     const s_conv1 = rt.lbpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // relu1: relu -> 64x28x28  [specs/mnist-dm-large.vnet:11]
@@ -585,7 +585,7 @@ export function crown(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.
     // relu6: relu -> 512  [specs/mnist-dm-large.vnet:22]
     const b_relu6 = rt.crownLayer(box, [512], false, (f) => through_fc1(p, f, r));
     r.relu6 = rt.relax(a.relu6, b_relu6.lower, b_relu6.upper, lines);
-    const logits = forwardCore(p, box.x, a).logits;
+    const logits = o.noLogits ? null : forwardCore(p, box.x, a).logits;
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
     return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", b_relu1.lower, b_relu1.upper], ["relu2", b_relu2.lower, b_relu2.upper], ["relu3", b_relu3.lower, b_relu3.upper], ["relu4", b_relu4.lower, b_relu4.upper], ["relu5", b_relu5.lower, b_relu5.upper], ["relu6", b_relu6.lower, b_relu6.upper]]);
   });

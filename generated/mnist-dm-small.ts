@@ -229,7 +229,7 @@ export function ibp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.Bo
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
-    const s_input = rt.ibpInput(box);
+    const s_input = rt.ibpInput(box, o);
     // conv1: conv2d(16, kernel 4x4, stride 2, padding 0) -> 16x13x13  [specs/mnist-dm-small.vnet:10]
     const s_conv1 = rt.ibpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // relu1: relu -> 16x13x13  [specs/mnist-dm-small.vnet:11]
@@ -255,7 +255,7 @@ export function lbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.Bo
     const a = resolveActs(p, o);
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
-    const s_input = rt.lbpInput(box);
+    const s_input = rt.lbpInput(box, o);
     // conv1: conv2d(16, kernel 4x4, stride 2, padding 0) -> 16x13x13  [specs/mnist-dm-small.vnet:10]
     const s_conv1 = rt.lbpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // relu1: relu -> 16x13x13  [specs/mnist-dm-small.vnet:11]
@@ -282,7 +282,7 @@ export function crownIbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
     const r: Relax = {};
-    const s_input = rt.ibpInput(box);
+    const s_input = rt.ibpInput(box, o);
     // conv1: conv2d(16, kernel 4x4, stride 2, padding 0) -> 16x13x13  [specs/mnist-dm-small.vnet:10]
     const s_conv1 = rt.ibpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // relu1: relu -> 16x13x13  [specs/mnist-dm-small.vnet:11]
@@ -313,7 +313,7 @@ export function crownLbp(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): 
     const C = rt.specFor(o, meta.classes);
     const lines = o.lines ?? 'tight';
     const r: Relax = {};
-    const s_input = rt.lbpInput(box);
+    const s_input = rt.lbpInput(box, o);
     // conv1: conv2d(16, kernel 4x4, stride 2, padding 0) -> 16x13x13  [specs/mnist-dm-small.vnet:10]
     const s_conv1 = rt.lbpConv2d(s_input, p.conv1_weight, p.conv1_bias, cfg_conv1);
     // relu1: relu -> 16x13x13  [specs/mnist-dm-small.vnet:11]
@@ -353,7 +353,7 @@ export function crown(p: Params, box: rt.InputBox, o: rt.BoundOptions = {}): rt.
     // relu3: relu -> 100  [specs/mnist-dm-small.vnet:16]
     const b_relu3 = rt.crownLayer(box, [100], false, (f) => through_fc1(p, f, r));
     r.relu3 = rt.relax(a.relu3, b_relu3.lower, b_relu3.upper, lines);
-    const logits = forwardCore(p, box.x, a).logits;
+    const logits = o.noLogits ? null : forwardCore(p, box.x, a).logits;
     const out = rt.backConcretize(backOutput(p, C, box, o, r), box);
     return rt.boundResult(out.lower, out.upper, logits, o, [["relu1", b_relu1.lower, b_relu1.upper], ["relu2", b_relu2.lower, b_relu2.upper], ["relu3", b_relu3.lower, b_relu3.upper]]);
   });

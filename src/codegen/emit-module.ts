@@ -314,7 +314,7 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
             `r.${l.ident} = rt.relax(a.${l.ident}, b_${l.ident}.lower, b_${l.ident}.upper, lines);`,
           );
         }
-        w.writeLine('const logits = forwardCore(p, box.x, a).logits;');
+        w.writeLine('const logits = o.noLogits ? null : forwardCore(p, box.x, a).logits;');
         w.writeLine('const out = rt.backConcretize(backOutput(p, C, box, o, r), box);');
         const pre = acts
           .map((l) => `[${JSON.stringify(l.name)}, b_${l.ident}.lower, b_${l.ident}.upper]`)
@@ -461,7 +461,7 @@ function sweep(
   kind: 'ibp' | 'lbp',
   relaxMode: 'none' | 'relax' | 'keep',
 ): void {
-  w.writeLine(`const s_input = rt.${kind}Input(box);`);
+  w.writeLine(`const s_input = rt.${kind}Input(box, o);`);
   m.layers.slice(0, -1).forEach((l, i) => {
     const prev = i === 0 ? 's_input' : `s_${m.layers[i - 1]!.ident}`;
     w.writeLine(layerComment(m, l));

@@ -32,12 +32,14 @@ export type PreActivation = readonly [layer: string, lower: tf.Tensor, upper: tf
 export function boundResult(
   lower: tf.Tensor,
   upper: tf.Tensor | undefined,
-  logits: tf.Tensor,
+  logits: tf.Tensor | null,
   o: BoundOptions,
   pre: readonly PreActivation[],
   base?: readonly [lower: tf.Tensor, upper: tf.Tensor],
 ): BoundResult {
   const lo = lower as tf.Tensor2D;
+  // no clean pass (noLogits): an empty [B, 0]
+  const z = logits ?? tf.zeros([lo.shape[0], 0]);
   const up = (upper ?? tf.fill(lo.shape, Infinity)) as tf.Tensor2D;
   const intermediate: LayerBounds[] | undefined = o.intermediate
     ? pre.map(([layer, l, u]) => ({ layer, lower: l, upper: u }))
@@ -45,7 +47,7 @@ export function boundResult(
   return {
     lower: lo,
     upper: up,
-    logits: logits as tf.Tensor2D,
+    logits: z as tf.Tensor2D,
     ...(intermediate ? { intermediate } : {}),
     ...(base ? { base: { lower: base[0] as tf.Tensor2D, upper: base[1] as tf.Tensor2D } } : {}),
   };

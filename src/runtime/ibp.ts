@@ -6,18 +6,21 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { actForward } from './act.js';
 import { convOp, dense, denseOp, type LinOp } from './affine.js';
-import type { ActSpec, Conv2dCfg, InputBox } from './types.js';
+import type { ActSpec, BoundOptions, Conv2dCfg, InputBox } from './types.js';
 
-/** Clean activations x and interval bounds [l, u] of the current layer, internal layout [B, ...]. */
+/**
+ * Clean activations x and interval bounds [l, u] of the current layer, internal layout [B, ...];
+ * x is null when the clean pass is skipped (`noLogits`).
+ */
 export interface IbpState {
-  readonly x: tf.Tensor;
+  readonly x: tf.Tensor | null;
   readonly l: tf.Tensor;
   readonly u: tf.Tensor;
 }
 
 /** Start of an IBP pass: the (normalised) input box. */
-export function ibpInput(box: InputBox): IbpState {
-  return { x: box.x, l: box.lo, u: box.hi };
+export function ibpInput(box: InputBox, o: BoundOptions = {}): IbpState {
+  return { x: o.noLogits ? null : box.x, l: box.lo, u: box.hi };
 }
 
 const midRad = (s: IbpState): [tf.Tensor, tf.Tensor] => [
@@ -33,7 +36,7 @@ function ibpAffine(s: IbpState, op: LinOp): IbpState {
   const [mid, rad] = midRad(s);
   const m = op.affine(mid);
   const r = op.absLinear(rad);
-  return { x: op.affine(s.x), l: tf.sub(m, r), u: tf.add(m, r) };
+  return { x: s.x && op.affine(s.x), l: tf.sub(m, r), u: tf.add(m, r) };
 }
 
 /** Dense layer W [in, out], b [out]. */
@@ -49,12 +52,12 @@ export function ibpConv2d(s: IbpState, W: tf.Tensor, b: tf.Tensor | undefined, c
 /** Flatten [B, H, W, C] → [B, H·W·C]. */
 export function ibpFlatten(s: IbpState): IbpState {
   const flat = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [t.shape[0]!, -1]);
-  return { x: flat(s.x), l: flat(s.l), u: flat(s.u) };
+  return { x: s.x && flat(s.x), l: flat(s.l), u: flat(s.u) };
 }
 
 /** Monotone activation: [σ(l), σ(u)]. */
 export function ibpAct(s: IbpState, a: ActSpec): IbpState {
-  return { x: actForward(s.x, a), l: actForward(s.l, a), u: actForward(s.u, a) };
+  return { x: s.x && actForward(s.x, a), l: actForward(s.l, a), u: actForward(s.u, a) };
 }
 
 /**
@@ -76,5 +79,15 @@ export function ibpLast(
   const center = tf.sum(tf.mul(C, tf.reshape(zMid, [B, 1, K])), 2);
   const CW = tf.reshape(tf.matMul(tf.reshape(C, [B * m, K]), tf.transpose(W)), [B, m, -1]);
   const dev = tf.sum(tf.mul(tf.abs(CW), tf.expandDims(rad, 1)), 2);
-  return { x: dense(s.x, W, b), l: tf.sub(center, dev), u: tf.add(center, dev) };
+  return { x: cleanLogits(s.x, W, b, B), l: tf.sub(center, dev), u: tf.add(center, dev) };
+}
+
+/** The clean logits of the last layer, or [B, 0] when the clean pass was skipped. */
+export function cleanLogits(
+  x: tf.Tensor | null,
+  W: tf.Tensor,
+  b: tf.Tensor | undefined,
+  B: number,
+): tf.Tensor2D {
+  return x === null ? tf.zeros([B, 0]) : dense(x, W, b);
 }

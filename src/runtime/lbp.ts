@@ -25,10 +25,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { numel } from '../ir/ir.js';
 import { actForward, actOf, midRadLines } from './act.js';
+import { cleanLogits } from './ibp.js';
 import { convOp, dense, denseOp, type LinOp } from './affine.js';
 import { crownBudgetFloats, MemoryBudgetError, mib } from './budget.js';
 import { nonzeroColumns, rowSums, SAMPLE_ROWS_MIN, statusGather } from './status.js';
-import type { Conv2dCfg, InputBox, Relaxation } from './types.js';
+import type { BoundOptions, Conv2dCfg, InputBox, Relaxation } from './types.js';
 import {
   convPlan,
   cutWindows,
@@ -71,9 +72,12 @@ type Forms =
       readonly geom: WinGeom;
     };
 
-/** LBP state: clean x, bounds [l, u] of the current layer (pre-activation after an affine layer). */
+/**
+ * LBP state: clean x (null when the clean pass is skipped, `noLogits`), bounds [l, u] of the
+ * current layer (pre-activation after an affine layer).
+ */
 export interface LbpState {
-  readonly x: tf.Tensor;
+  readonly x: tf.Tensor | null;
   readonly l: tf.Tensor;
   readonly u: tf.Tensor;
   /** Mid form at the box centre, biases included, [B, ...s]. */
@@ -95,12 +99,12 @@ const add = (a: Opt, b: Opt): Opt => (a === null ? b : b === null ? a : tf.add(a
 const mul = (a: Opt, s: tf.Tensor): Opt => (a === null ? null : tf.mul(a, s));
 
 /** Start of an LBP pass: z = x, i.e. A = I, b = 0. */
-export function lbpInput(box: InputBox): LbpState {
+export function lbpInput(box: InputBox, o: BoundOptions = {}): LbpState {
   const B = box.x.shape[0]!;
   const n0 = box.x.size / B;
   const rho = tf.reshape(tf.mul(tf.sub(box.hi, box.lo), 0.5), [B, n0]) as tf.Tensor2D;
   return {
-    x: box.x,
+    x: o.noLogits ? null : box.x,
     l: box.lo,
     u: box.hi,
     m: tf.mul(tf.add(box.lo, box.hi), 0.5),
@@ -120,7 +124,7 @@ function guard(s: LbpState, need: number, shape: readonly number[]): void {
   if (need > budget)
     throw new MemoryBudgetError(
       `LBP needs about ${mib(need)} MiB for its linear bounds at a layer of shape [${shape.join(', ')}] ` +
-        `(batch ${s.x.shape[0]!}, ${s.box.n0} input dimensions), over the budget of ${mib(budget)} MiB`,
+        `(batch ${s.l.shape[0]!}, ${s.box.n0} input dimensions), over the budget of ${mib(budget)} MiB`,
       ['use a smaller batch, or raise the budget with VNET_CROWN_BUDGET_MB'],
     );
 }
@@ -247,7 +251,7 @@ interface ConvStep {
 }
 
 function lbpAffine(s: LbpState, op: LinOp, W?: tf.Tensor2D, conv?: ConvStep): LbpState {
-  const B = s.x.shape[0]!;
+  const B = s.l.shape[0]!;
   const n0 = s.box.n0;
   const [nIn, nOut] = [numel(op.inShape), numel(op.outShape)];
   const plan = conv && s.win ? convPlan(s.win, conv.cfg) : null;
@@ -281,7 +285,7 @@ function lbpAffine(s: LbpState, op: LinOp, W?: tf.Tensor2D, conv?: ConvStep): Lb
   const m = op.affine(s.m);
   const r = s.r === null ? null : op.absLinear(s.r);
   return {
-    x: op.affine(s.x),
+    x: s.x && op.affine(s.x),
     ...concretize(m, r, forms, s.box, op.outShape),
     m,
     r,
@@ -303,8 +307,8 @@ export function lbpConv2d(s: LbpState, W: tf.Tensor, b: tf.Tensor | undefined, c
 
 /** Flatten [.., H, W, C] → [.., H·W·C] for the clean x, the bounds and the linear forms. */
 export function lbpFlatten(s: LbpState): LbpState {
-  const B = s.x.shape[0]!;
-  const N = s.x.size / B;
+  const B = s.l.shape[0]!;
+  const N = s.l.size / B;
   const flat = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B, N]);
   const rows = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [-1, N]);
   const f = s.forms;
@@ -316,7 +320,7 @@ export function lbpFlatten(s: LbpState): LbpState {
         : f;
   return {
     ...s,
-    x: flat(s.x),
+    x: s.x && flat(s.x),
     l: flat(s.l),
     u: flat(s.u),
     m: flat(s.m),
@@ -333,7 +337,7 @@ interface Slopes {
 
 /** The activation on batched forms (ρ folded in when they stop being shared). */
 function actBatched(s: LbpState, k: Slopes, shape: readonly number[]): Forms {
-  const B = s.x.shape[0]!;
+  const B = s.l.shape[0]!;
   const n0 = s.box.n0;
   const N = numel(shape);
   const sm3 = tf.reshape(k.sm, [B, 1, N]);
@@ -360,7 +364,7 @@ function actBatched(s: LbpState, k: Slopes, shape: readonly number[]): Forms {
  * (sr ≠ 0) while R = 0. Every dropped column is exactly 0.
  */
 function actSamples(s: LbpState, k: Slopes, N: number): Forms {
-  const B = s.x.shape[0]!;
+  const B = s.l.shape[0]!;
   const n0 = s.box.n0;
   const sm = tf.reshape(k.sm, [B, N]);
   const sr = tf.reshape(k.sr, [B, N]);
@@ -422,8 +426,8 @@ function actSamples(s: LbpState, k: Slopes, N: number): Forms {
  * and u hold the interval [σ(l), σ(u)] (LBP concretizes only after affine layers).
  */
 export function lbpAct(s: LbpState, rel: Relaxation): LbpState {
-  const B = s.x.shape[0]!;
-  const shape = s.x.shape.slice(1);
+  const B = s.l.shape[0]!;
+  const shape = s.l.shape.slice(1);
   const N = numel(shape);
   const { sm, sr, tm, tr } = midRadLines(rel);
   const f = s.forms;
@@ -445,7 +449,7 @@ export function lbpAct(s: LbpState, rel: Relaxation): LbpState {
   }
   const a = actOf(rel);
   return {
-    x: actForward(s.x, a),
+    x: s.x && actForward(s.x, a),
     l: actForward(s.l, a),
     u: actForward(s.u, a),
     m: add(add(tf.mul(s.m, sm), mul(s.r, sr)), tm)!,
@@ -474,7 +478,7 @@ function actWindowedForms(
   k: Slopes,
   g: WinGeom,
 ): { kind: 'windowed'; M: tf.Tensor; R: tf.Tensor | null; geom: WinGeom } {
-  const B = s.x.shape[0]!;
+  const B = s.l.shape[0]!;
   const n = dirs(g);
   const dims = [g.y.size, g.x.size, g.map[2]];
   const five = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B, n, ...dims]);
@@ -572,5 +576,5 @@ export function lbpLast(
   const l = tf.sub(rOut === null ? mOut : tf.sub(mOut, rOut), dL);
   const u = tf.add(rOut === null ? mOut : tf.add(mOut, rOut), dU);
   // (The forms of the output rows are not kept: nothing follows the last layer.)
-  return { x: dense(s.x, W, b), l, u, m: mOut, r: rOut, forms, box: s.box, win: null };
+  return { x: cleanLogits(s.x, W, b, B), l, u, m: mOut, r: rOut, forms, box: s.box, win: null };
 }

@@ -80,6 +80,11 @@ export interface BoundOptions extends RunOptions {
   readonly intermediate?: boolean;
   /** CROWN-family passes may skip the upper bound (training needs only lower margins). */
   readonly lowerOnly?: boolean;
+  /**
+   * Skip the clean forward pass that rides along with the bounds (a third of an IBP pass): the
+   * result's `logits` is then [B, 0]. For callers that have the logits already (verification).
+   */
+  readonly noLogits?: boolean;
 }
 
 /** Pre-activation bounds of one activation layer, internal layout [B, ...]. */
@@ -93,7 +98,10 @@ export interface BoundResult {
   /** [B, m] bounds on C·z (margins with labels, logits without). */
   readonly lower: tf.Tensor2D;
   readonly upper: tf.Tensor2D;
-  /** [B, K] clean logits from the same pass (fused), or a separate forward where a method has none. */
+  /**
+   * [B, K] clean logits from the same pass (fused), or a separate forward where a method has none;
+   * [B, 0] with `noLogits`.
+   */
   readonly logits: tf.Tensor2D;
   readonly intermediate?: readonly LayerBounds[];
   /**

@@ -89,7 +89,14 @@ export function verifiable(
     domain: meta.inputCfg.domain,
     logits: (x) => mod.forward(p, x, o),
     bounds: (x, eps, method, lines, labels) =>
-      boundsChunked(mod, p, x, eps, method, { ...o, lines, labels, intermediate: true, lowerOnly: true }),
+      boundsChunked(mod, p, x, eps, method, {
+        ...o,
+        lines,
+        labels,
+        intermediate: true,
+        lowerOnly: true,
+        noLogits: true,
+      }),
   };
 }
 

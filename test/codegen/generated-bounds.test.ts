@@ -184,6 +184,25 @@ describe.each(Object.keys(SPECS))('generated module %s', (name) => {
         });
       });
 
+  it('noLogits skips the clean pass: the same bounds, logits [B, 0]', () => {
+    const c = cases[name]!;
+    for (const method of METHODS) {
+      const [withX, without, shape] = tf.tidy(() => {
+        const box = inputBox(c.x, c.eps, c.mod.meta.inputCfg);
+        const o = { labels: tf.tensor1d(c.labels, 'int32'), lines: 'adaptive' as const };
+        const a = c.mod.bounds(c.p, box, method, o);
+        const b = c.mod.bounds(c.p, box, method, { ...o, noLogits: true });
+        return [
+          [a.lower.arraySync(), a.upper.arraySync()],
+          [b.lower.arraySync(), b.upper.arraySync()],
+          b.logits.shape,
+        ];
+      });
+      expect(without).toEqual(withX);
+      expect(shape).toEqual([B, 0]);
+    }
+  });
+
   it('CROWN-IBP / CROWN-LBP carry exactly the IBP / LBP bounds of the same pass (base)', () => {
     const c = cases[name]!;
     for (const [hybrid, baseM] of [

@@ -283,12 +283,12 @@ export function runBounds(net: TestNet, box: rt.InputBox, method: BoundMethod, o
         s = rt.ibpAct(s, a);
       }
     });
-    if (method === 'ibp') return { lower: s.l, upper: s.u, logits: s.x, pre };
+    if (method === 'ibp') return { lower: s.l, upper: s.u, logits: s.x!, pre };
     const r = rt.backConcretize(
       backChain(net, last - 1, rels)(rt.backLast(lastW, lastB, o.C, B, !!o.lowerOnly)),
       box,
     );
-    return { lower: r.lower, upper: r.upper ?? tf.fill(r.lower.shape, Infinity), logits: s.x, pre };
+    return { lower: r.lower, upper: r.upper ?? tf.fill(r.lower.shape, Infinity), logits: s.x!, pre };
   }
   if (method === 'lbp' || method === 'crown-lbp') {
     let s = rt.lbpInput(box);
@@ -305,12 +305,12 @@ export function runBounds(net: TestNet, box: rt.InputBox, method: BoundMethod, o
         s = rt.lbpAct(s, rel);
       }
     });
-    if (method === 'lbp') return { lower: s.l, upper: s.u, logits: s.x, pre };
+    if (method === 'lbp') return { lower: s.l, upper: s.u, logits: s.x!, pre };
     const r = rt.backConcretize(
       backChain(net, last - 1, rels)(rt.backLast(lastW, lastB, o.C, B, !!o.lowerOnly)),
       box,
     );
-    return { lower: r.lower, upper: r.upper ?? tf.fill(r.lower.shape, Infinity), logits: s.x, pre };
+    return { lower: r.lower, upper: r.upper ?? tf.fill(r.lower.shape, Infinity), logits: s.x!, pre };
   }
   // Full CROWN: every activation's input bounded by its own backward pass.
   layers.forEach((l, k) => {
