@@ -26,6 +26,7 @@ import { convPad } from './affine.js';
 import { crownBudgetFloats, MemoryBudgetError, mib } from './budget.js';
 import { nonzeroColumns, SAMPLE_ROWS_MIN, statusGather } from './status.js';
 import type { Conv2dCfg, InputBox, Relaxation } from './types.js';
+import { densify, dirs, gatherWindows, insideMask, lbpWindows, unrolls, type WinGeom } from './windows.js';
 
 /** One sample's forms over the neurons `idx` of their layer ([rows, k]); idx null = all of them. */
 interface Cols {
@@ -43,7 +44,18 @@ type Forms =
       /** The neurons of a flat layer that the last axis holds (those live in some sample); null = all. */
       readonly cols: tf.Tensor1D | null;
     }
-  | { readonly kind: 'samples'; readonly P: readonly Cols[]; readonly Q: readonly Cols[] | null };
+  | { readonly kind: 'samples'; readonly P: readonly Cols[]; readonly Q: readonly Cols[] | null }
+  | {
+      /**
+       * Full CROWN's identity rows on conv layers: each row's form on its receptive window only
+       * ([rows or B·rows, h, w, C], zero outside the map; windows.ts). `geom`'s directions are
+       * the rows.
+       */
+      readonly kind: 'windowed';
+      readonly AL: tf.Tensor;
+      readonly AU: tf.Tensor | null;
+      readonly geom: WinGeom;
+    };
 
 /** A backward pass in progress: lower form AL·z + cL and (unless lowerOnly) upper form AU·z + cU. */
 export interface BackState {
@@ -124,6 +136,7 @@ function sampleForms(f: BackState, b: number, N: number): [tf.Tensor2D, tf.Tenso
     const AL = rowsOf(F.AL);
     return [AL, F.AU === null ? null : F.AU === F.AL ? AL : rowsOf(F.AU)];
   }
+  if (F.kind === 'windowed') throw new Error('internal: per-sample CROWN forms from windowed ones');
   const P = fullWidth(F.P[b]!, N);
   const Q = F.Q === null ? null : fullWidth(F.Q[b]!, N);
   if (Q === null) return [P, f.lowerOnly ? null : P];
@@ -138,6 +151,12 @@ function toDense(f: BackState, mapShape: readonly number[]): BackState & { forms
   const F = f.forms;
   const N = numel(mapShape);
   const shaped = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [-1, ...mapShape]);
+  if (F.kind === 'windowed') {
+    const S = f.shared ? 1 : f.batch;
+    const AL = shaped(densify(F.AL, S, F.geom));
+    const AU = F.AU === null ? null : F.AU === F.AL ? AL : shaped(densify(F.AU, S, F.geom));
+    return { ...f, forms: { kind: 'dense', AL, AU, cols: null } };
+  }
   if (F.kind === 'dense') {
     const cols = F.cols;
     if (cols === null) return f as BackState & { forms: { kind: 'dense' } };
@@ -222,9 +241,11 @@ function samplesDense(
 }
 
 /** Back through a dense layer W [in, out], b [out] (only the rows of Wᵀ of kept neurons). */
-export function backDense(f: BackState, W: tf.Tensor, b: tf.Tensor | undefined): BackState {
-  if (f.forms.kind === 'samples') return samplesDense(f, f.forms.P, f.forms.Q, W as tf.Tensor2D, b ?? null);
+export function backDense(f0: BackState, W: tf.Tensor, b: tf.Tensor | undefined): BackState {
+  if (f0.forms.kind === 'samples')
+    return samplesDense(f0, f0.forms.P, f0.forms.Q, W as tf.Tensor2D, b ?? null);
   const [nIn, nOut] = (W as tf.Tensor2D).shape;
+  const f = toDense(f0, [nOut]);
   const cols = f.forms.cols;
   const k = cols === null ? nOut : cols.shape[0];
   const keep = (t: tf.Tensor): tf.Tensor => (cols === null ? t : tf.gather(t, cols));
@@ -242,6 +263,7 @@ export function backDense(f: BackState, W: tf.Tensor, b: tf.Tensor | undefined):
 
 /** Back through a conv layer W [kh, kw, Cin, Cout], b [Cout] (conv2dTranspose = conv backprop input). */
 export function backConv2d(f: BackState, W: tf.Tensor, b: tf.Tensor | undefined, cfg: Conv2dCfg): BackState {
+  if (f.forms.kind === 'windowed') return windowedConv(f, f.forms, W, b, cfg);
   const [hi, wi, ci] = cfg.inShape;
   const [ho, wo, co] = cfg.outShape;
   const pad = convPad(cfg);
@@ -282,6 +304,7 @@ export function backFlatten(f: BackState, mapShape: readonly number[]): BackStat
  * lower A' = A⁺·sL + A⁻·sU = A·sm − |A|·sr, c += A⁺·tL + A⁻·tU = A·tm − |A|·tr; upper with + .
  */
 export function backAct(f: BackState, rel: Relaxation): BackState {
+  if (f.forms.kind === 'windowed') return windowedAct(f, f.forms, rel);
   const shape = rel.sL.shape.slice(1);
   if (shape.length === 1 && f.rows >= SAMPLE_ROWS_MIN && statusGather()) return samplesAct(f, rel, shape[0]!);
   const d = toDense(f, shape);
@@ -363,7 +386,7 @@ function samplesAct(f0: BackState, rel: Relaxation, N: number): BackState {
   const [smRows, srRows, tmRows, trRows] = [sm, sr, flat(lines.tm), flat(lines.tr)].map((t) =>
     tf.unstack(t),
   ) as [tf.Tensor[], tf.Tensor[], tf.Tensor[], tf.Tensor[]];
-  const same = f.forms.kind === 'dense' ? f.forms.AU === f.forms.AL : f.forms.Q === null;
+  const same = f.forms.kind === 'samples' ? f.forms.Q === null : f.forms.AU === f.forms.AL;
   const pick = (t: tf.Tensor, idx: tf.Tensor1D | null): tf.Tensor =>
     idx === null ? t : tf.gather(t, idx, 1);
   const slope = (v: tf.Tensor, idx: tf.Tensor1D | null): tf.Tensor =>
@@ -451,6 +474,7 @@ function concretizeWith(
   rho: tf.Tensor2D,
 ): { lower: tf.Tensor2D; upper?: tf.Tensor2D } {
   const [B, n0] = c.shape;
+  if (f0.forms.kind === 'windowed') return windowedConcretize(f0, f0.forms, c, rho);
   const f = f0.forms.kind === 'dense' ? toDense(f0, [n0]) : f0;
   const m = f.rows;
   const withC = (v: tf.Tensor, cc: Opt): tf.Tensor2D => (cc === null ? v : tf.add(v, cc)) as tf.Tensor2D;
@@ -514,13 +538,21 @@ export function crownLayer(
   let peak = 0;
   const run = (start: number, q: number): tf.Tensor[] =>
     tf.tidy(() => {
-      const I = tf.reshape(tf.cast(tf.oneHot(tf.range(start, start + q, 1, 'int32'), n), 'float32'), [
-        q,
-        ...shape,
-      ]);
       const s = lowerOnly ? 1 : 2;
+      // conv layers: each identity row on its receptive window (windows.ts), else whole maps
+      let forms: Forms;
+      if (shape.length === 3 && lbpWindows() !== 'off') {
+        const { A, geom } = windowedIdentity(shape, start, q);
+        forms = { kind: 'windowed', AL: A, AU: lowerOnly ? null : A, geom };
+      } else {
+        const I = tf.reshape(tf.cast(tf.oneHot(tf.range(start, start + q, 1, 'int32'), n), 'float32'), [
+          q,
+          ...shape,
+        ]);
+        forms = { kind: 'dense', AL: I, AU: lowerOnly ? null : I, cols: null };
+      }
       const f = chain({
-        forms: { kind: 'dense', AL: I, AU: lowerOnly ? null : I, cols: null },
+        forms,
         cL: null,
         cU: null,
         lowerOnly,
@@ -554,4 +586,158 @@ export function crownLayer(
       [B, ...shape],
     );
   return { lower: join(0), upper: lowerOnly ? tf.fill([B, ...shape], Infinity) : join(1) };
+}
+
+type Windowed = Extract<Forms, { kind: 'windowed' }>;
+
+/** Σ over each row's window of A·v: A [S, rows, h, w, C] (S = 1 shared, or B), v gathered [B, rows, h, w, C] → [B, rows]. */
+const windowDot = (A: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.sum(tf.mul(A, v), [2, 3, 4]);
+
+/** The windowed identity rows start..start+q−1 of a map [H, W, C]: one-hot channel on a 1×1 window. */
+function windowedIdentity(
+  shape: readonly number[],
+  start: number,
+  q: number,
+): { A: tf.Tensor; geom: WinGeom } {
+  const [H, W, C] = shape as [number, number, number];
+  const oy = new Int32Array(q);
+  const ox = new Int32Array(q);
+  const ch = new Int32Array(q);
+  for (let r = 0; r < q; r++) {
+    const i = start + r;
+    oy[r] = Math.floor(i / (W * C));
+    ox[r] = Math.floor(i / C) % W;
+    ch[r] = i % C;
+  }
+  const A = tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(ch, 'int32'), C), 'float32'), [q, 1, 1, C]);
+  return { A, geom: { map: [H, W, C], y: { size: 1, off: oy }, x: { size: 1, off: ox } } };
+}
+
+/**
+ * Windowed rows back through a conv: the transposed conv of each window is the window at
+ * o·S − P of size (h − 1)·S + K on the layer below (the same for every row), masked to the map;
+ * c += A·b over each window.
+ */
+function windowedConv(
+  f: BackState,
+  F: Windowed,
+  W: tf.Tensor,
+  b: tf.Tensor | undefined,
+  cfg: Conv2dCfg,
+): BackState {
+  const g = F.geom;
+  const [h, w, co] = [g.y.size, g.x.size, g.map[2]];
+  const [KH, KW] = cfg.kernel;
+  const [SH, SW] = cfg.stride;
+  const [pt, , pl] = cfg.padding;
+  const ci = cfg.inShape[2];
+  const geom: WinGeom = {
+    map: [...cfg.inShape],
+    y: { size: (h - 1) * SH + KH, off: Int32Array.from(g.y.off, (o) => o * SH - pt) },
+    x: { size: (w - 1) * SW + KW, off: Int32Array.from(g.x.off, (o) => o * SW - pl) },
+  };
+  const S = f.shared ? 1 : f.batch;
+  const rows = dirs(g);
+  const R = S * rows;
+  const mask = insideMask(geom);
+  const [h2, w2] = [geom.y.size, geom.x.size];
+  const transposed = (A: tf.Tensor, n: number): tf.Tensor =>
+    tf.conv2dTranspose(A as tf.Tensor4D, W as tf.Tensor4D, [n, h2, w2, ci], [SH, SW], 'valid');
+  // small windows: the transposed conv as one matrix (that of the unit windows), one product
+  const T = unrolls(h * w * co * h2 * w2 * ci)
+    ? tf.reshape(transposed(tf.reshape(tf.eye(h * w * co), [h * w * co, h, w, co]), h * w * co), [
+        h * w * co,
+        h2 * w2 * ci,
+      ])
+    : null;
+  const back = (A: tf.Tensor): tf.Tensor => {
+    const t =
+      T === null
+        ? transposed(tf.reshape(A, [R, h, w, co]), R)
+        : tf.matMul(tf.reshape(A, [R, h * w * co]) as tf.Tensor2D, T as tf.Tensor2D);
+    return tf.reshape(tf.mul(tf.reshape(t, [S, rows, geom.y.size, geom.x.size, ci]), mask), [
+      R,
+      geom.y.size,
+      geom.x.size,
+      ci,
+    ]);
+  };
+  const cShape = f.shared ? [rows] : [f.batch, rows];
+  const bias = (A: tf.Tensor): tf.Tensor =>
+    tf.reshape(
+      tf.matMul(
+        tf.reshape(A, [R, h * w * co]) as tf.Tensor2D,
+        tf.reshape(tf.tile(b!, [h * w]), [-1, 1]) as tf.Tensor2D,
+      ),
+      cShape,
+    );
+  const AL = back(F.AL);
+  const AU = F.AU === null ? null : F.AU === F.AL ? AL : back(F.AU);
+  const cL = b ? addOpt(f.cL, bias(F.AL)) : f.cL;
+  const cU = F.AU === null ? null : b ? addOpt(f.cU, F.AU === F.AL ? bias(F.AL) : bias(F.AU)) : f.cU;
+  return {
+    ...f,
+    forms: { kind: 'windowed', AL, AU, geom },
+    cL,
+    cU,
+    peak: Math.max(f.peak, sides(f) * (h * w * co + geom.y.size * geom.x.size * ci)),
+  };
+}
+
+/** Windowed rows back through an activation: the slopes and intercepts of each row's window. */
+function windowedAct(f: BackState, F: Windowed, rel: Relaxation): BackState {
+  const g = F.geom;
+  const B = f.batch;
+  const rows = dirs(g);
+  const dims = [g.y.size, g.x.size, g.map[2]];
+  const lines = midRadLines(rel);
+  const [sm, sr, tm, tr] = [lines.sm, lines.sr, lines.tm, lines.tr].map((v) => gatherWindows(v, g));
+  const view = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [f.shared ? 1 : B, rows, ...dims]);
+  const out = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [B * rows, ...dims]);
+  const side = (A0: tf.Tensor, c: Opt, sign: 1 | -1): [tf.Tensor, tf.Tensor] => {
+    const A = view(A0);
+    const abs = tf.abs(A);
+    const pm = (x: tf.Tensor, y: tf.Tensor): tf.Tensor => (sign > 0 ? tf.add(x, y) : tf.sub(x, y));
+    return [
+      out(pm(tf.mul(A, sm!), tf.mul(abs, sr!))),
+      addOpt(c, pm(windowDot(A, tm!), windowDot(abs, tr!)))!,
+    ];
+  };
+  const [AL, cL] = side(F.AL, f.cL, -1);
+  const [AU, cU] = F.AU === null ? [null, null] : side(F.AU, f.cU, 1);
+  const area = dims[0]! * dims[1]! * dims[2]!;
+  return {
+    ...f,
+    forms: { kind: 'windowed', AL, AU, geom: g },
+    cL,
+    cU,
+    shared: false,
+    peak: Math.max(f.peak, sides(f) * 6 * area),
+  };
+}
+
+/** Closed form of windowed rows over the box (centre c, radius ρ [B, n0] on the input map). */
+function windowedConcretize(
+  f: BackState,
+  F: Windowed,
+  c: tf.Tensor2D,
+  rho: tf.Tensor2D,
+): { lower: tf.Tensor2D; upper?: tf.Tensor2D } {
+  const g = F.geom;
+  const B = f.batch;
+  const rows = dirs(g);
+  const [cw, rw] = [gatherWindows(c, g), gatherWindows(rho, g)];
+  const view = (A: tf.Tensor): tf.Tensor =>
+    tf.reshape(A, [f.shared ? 1 : B, rows, g.y.size, g.x.size, g.map[2]]);
+  const terms = (A0: tf.Tensor): [tf.Tensor, tf.Tensor] => {
+    const A = view(A0);
+    return [windowDot(A, cw), windowDot(tf.abs(A), rw)];
+  };
+  const withC = (v: tf.Tensor, cc: Opt): tf.Tensor2D =>
+    tf.reshape(cc === null ? v : tf.add(v, cc), [B, rows]) as tf.Tensor2D;
+  const tL = terms(F.AL);
+  const lower = withC(tf.sub(tL[0], tL[1]), f.cL);
+  if (F.AU === null) return { lower };
+  const tU = F.AU === F.AL ? tL : terms(F.AU);
+  return { lower, upper: withC(tf.add(tU[0], tU[1]), f.cU) };
 }

@@ -144,7 +144,7 @@ function permuted(g: WinGeom, order: Int32Array): WinGeom {
 }
 
 /** 0/1 mask [1, n, h, w, 1] of the window positions inside the map. */
-function insideMask(g: WinGeom): tf.Tensor {
+export function insideMask(g: WinGeom): tf.Tensor {
   const n = dirs(g);
   const [h, w] = [g.y.size, g.x.size];
   const [H, W] = g.map;
@@ -178,7 +178,7 @@ export function windowConv(
     const g = planGeom(plan);
     const [h2, w2, C2] = [g.y.size, g.x.size, W.shape[3]!];
     const t5 = tf.reshape(t, [B, n, h, w, C]);
-    const asMatrix = h * w * C * h2 * w2 * C2 <= UNROLLED_MAX;
+    const asMatrix = unrolls(h * w * C * h2 * w2 * C2);
     const parts = plan.classes.map((c) => {
       const sub = plan.classes.length === 1 ? t5 : tf.gather(t5, tf.tensor1d(c.idx, 'int32'), 1);
       const k = c.idx.length;
@@ -207,6 +207,9 @@ export function windowConv(
 
 /** Largest unrolled window conv (entries of T) that `windowConv` multiplies as a matrix. */
 let UNROLLED_MAX = 2 ** 22;
+
+/** Whether a window step with T [rows × cols] is multiplied as one unrolled matrix. */
+export const unrolls = (entries: number): boolean => entries <= UNROLLED_MAX;
 
 /** Sets that limit (0: always conv2d; tests run both forms); returns the previous one. */
 export function setWindowUnrolledMax(n: number): number {

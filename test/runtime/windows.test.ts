@@ -1,5 +1,6 @@
 /**
- * Windowed LBP forms (src/runtime/windows.ts) give the bounds of the plain full-map path and of
+ * Windowed forms (src/runtime/windows.ts; LBP's input directions, full CROWN's identity rows on conv
+ * layers) give the bounds of the plain full-map path and of
  * the float64 reference, on conv nets with strides 1–3, padding before and after, asymmetric
  * padding, several channels, conv→conv without an activation between, a conv straight before
  * the last layer, and a net whose first layer is an activation; gradients included.
@@ -104,7 +105,13 @@ function relErr(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
 
 const labels = (K: number): number[] => [0, K - 1, 1, 2];
 
-function run(net: TestNet, x: Float64Array, method: 'lbp' | 'crown-lbp', lines: LineStrategy, m: WindowMode) {
+function run(
+  net: TestNet,
+  x: Float64Array,
+  method: 'lbp' | 'crown-lbp' | 'crown',
+  lines: LineStrategy,
+  m: WindowMode,
+) {
   setLbpWindows(m);
   return tf.tidy(() => {
     const box = rt.inputBox(toInternal(net, x, B), 0.1, net.inputCfg);
@@ -151,7 +158,7 @@ describe.each(nets)('%s', (_name, make) => {
   const x = randomInputs(net, B, 3);
 
   it.each(
-    (['lbp', 'crown-lbp'] as const).flatMap((m) =>
+    (['lbp', 'crown-lbp', 'crown'] as const).flatMap((m) =>
       (['tight', 'adaptive'] as const).map((l) => [m, l] as const),
     ),
   )('%s, %s lines: windowed = full-map path = float64 reference', (method, lines) => {
@@ -188,8 +195,14 @@ describe.each(nets)('%s', (_name, make) => {
       const before = tf.memory().numTensors;
       const { value, grads: g } = tf.variableGrads(() => {
         const box = rt.inputBox(toInternal(net, x, B), 0.1, net.inputCfg);
-        const r = runBounds({ ...net, params: vars }, box, 'lbp', { lines: 'adaptive' });
-        return tf.add(tf.sum(r.lower), tf.mul(tf.sum(r.upper), 0.5)) as tf.Scalar;
+        const a = runBounds({ ...net, params: vars }, box, 'lbp', { lines: 'adaptive' });
+        const c = runBounds({ ...net, params: vars }, box, 'crown', { lines: 'adaptive' });
+        return tf.addN([
+          tf.sum(a.lower),
+          tf.mul(tf.sum(a.upper), 0.5),
+          tf.sum(c.lower),
+          tf.sum(c.upper),
+        ]) as tf.Scalar;
       }, Object.values(vars));
       const out = Object.values(vars).map((v) => g[v.name]!.dataSync() as Float32Array);
       tf.dispose([value, ...Object.values(g)]);
