@@ -12,7 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tensor } from '@tensorflow/tfjs-core';
@@ -199,6 +199,7 @@ function fmt(n: number | undefined, digits = 1): string {
 }
 
 function parent(): void {
+  const loadBefore = loadavg()[0]!;
   const backends = (arg('backends') ?? 'wasm,tensorflow').split(',');
   const reps = Number(arg('reps') ?? 5);
   const quick = process.argv.includes('--quick');
@@ -241,6 +242,8 @@ function parent(): void {
     `\nvnet bench — ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
   );
   for (const m of machines) console.log(`  ${m}`);
+  // other work on the machine slows every row: say how busy it was
+  console.log(`  1-minute load average: ${loadBefore.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`);
   const compile = records.filter((r) => r.method === 'compile');
   if (compile.length) {
     console.log('\ncompile (parse + check + emit, warm median)');
@@ -257,7 +260,14 @@ function parent(): void {
     );
   const jsonPath = arg('json');
   if (jsonPath)
-    writeFileSync(jsonPath, JSON.stringify({ machine: { cpu, cores: cpus().length }, records }, null, 2));
+    writeFileSync(
+      jsonPath,
+      JSON.stringify(
+        { machine: { cpu, cores: cpus().length, loadBefore, loadAfter: loadavg()[0] }, records },
+        null,
+        2,
+      ),
+    );
 }
 
 if (process.argv.includes('--child')) {
