@@ -13,7 +13,7 @@ print('|---|---|---|---|---|---|---|---|---|')
 for name, label in names:
     for part in (which,):
         f = out / f'{name}-{part}.json'
-        if not f.exists():
+        if not f.exists() or f.stat().st_size == 0:
             continue
         d = json.loads(f.read_text())
         for r in d['rows']:
