@@ -245,7 +245,10 @@ export function backDense(f0: BackState, W: tf.Tensor, b: tf.Tensor | undefined)
   if (f0.forms.kind === 'samples')
     return samplesDense(f0, f0.forms.P, f0.forms.Q, W as tf.Tensor2D, b ?? null);
   const [nIn, nOut] = (W as tf.Tensor2D).shape;
-  const f = toDense(f0, [nOut]);
+  // (windowed forms never reach a dense layer in generated chains; whole maps if they did. Dense
+  // forms keep their gathered columns: the product below multiplies only those rows of Wᵀ.)
+  const f = f0.forms.kind === 'windowed' ? toDense(f0, [nOut]) : f0;
+  if (f.forms.kind !== 'dense') throw new Error('internal: unexpected CROWN forms at a dense layer');
   const cols = f.forms.cols;
   const k = cols === null ? nOut : cols.shape[0];
   const keep = (t: tf.Tensor): tf.Tensor => (cols === null ? t : tf.gather(t, cols));
