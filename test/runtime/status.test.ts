@@ -185,3 +185,28 @@ it('lowerOnly CROWN passes take the fast path too', () => {
   };
   expect(relErr(lower(true), lower(false))).toBeLessThan(1e-5);
 });
+
+it('dense back-steps multiply only the kept rows of Wᵀ (no scatter back to full width first)', async () => {
+  const net = nets[0]![1]();
+  const x = randomInputs(net, B, 11);
+  // the products of one CROWN-IBP pass: [rows, k]·[k, n] on the fast path, never more than the
+  // plain path's count (a scatter of the kept columns back to full width would add one per side)
+  const products = async (gather: boolean): Promise<number[][][]> => {
+    setStatusGather(gather);
+    const prof = await tf.profile(() => {
+      const box = rt.inputBox(toInternal(net, x, B), 0.08, net.inputCfg);
+      const K = net.model.classes;
+      const C = rt.marginSpec(tf.tensor1d([0, 1, K - 1, 2, 1], 'int32'), K);
+      const r = runBounds(net, box, 'crown-ibp', { lines: 'adaptive', C });
+      return r.lower;
+    });
+    return prof.kernels.filter((k) => k.name === 'BatchMatMul').map((k) => k.inputShapes as number[][]);
+  };
+  const fast = await products(true);
+  const plain = await products(false);
+  expect(fast.length).toBeLessThanOrEqual(plain.length);
+  // and the fast path multiplies fewer numbers in all (dead neurons skipped)
+  const macs = (ps: number[][][]): number =>
+    ps.reduce((n, [a, b]) => n + a!.reduce((x, y) => x * y, 1) * b![b!.length - 1]!, 0);
+  expect(macs(fast)).toBeLessThan(macs(plain));
+});
