@@ -26,7 +26,16 @@ import { convPad } from './affine.js';
 import { crownBudgetFloats, MemoryBudgetError, mib } from './budget.js';
 import { nonzeroColumns, SAMPLE_ROWS_MIN, statusGather } from './status.js';
 import type { Conv2dCfg, InputBox, Relaxation } from './types.js';
-import { densify, dirs, gatherWindows, insideMask, lbpWindows, unrolls, type WinGeom } from './windows.js';
+import {
+  densify,
+  dirs,
+  gatherWindows,
+  insideMask,
+  lbpWindows,
+  perGroup,
+  unrolls,
+  type WinGeom,
+} from './windows.js';
 
 /** One sample's forms over the neurons `idx` of their layer ([rows, k]); idx null = all of them. */
 interface Cols {
@@ -568,10 +577,15 @@ export function crownLayer(
       peak = Math.max(f.peak, sides(f) * 2 * c.shape[1]);
       return r.upper ? [r.lower, r.upper] : [r.lower];
     });
-  const parts = [run(0, 1)];
+  // windowed conv layers go in whole positions (the channels of one share a window): the probe
+  // is the first position's C rows, and chunks are multiples of C where the budget allows
+  const C = shape.length === 3 && lbpWindows() !== 'off' ? shape[2]! : 1;
+  const probe = Math.min(C, n);
+  const parts = [run(0, probe)];
   const budget = crownBudgetFloats();
   const perRow = B * peak;
-  const q = Math.floor(budget / perRow);
+  const fit = Math.floor(budget / perRow);
+  const q = fit >= C ? fit - (fit % C) : fit;
   if (q < 1) {
     throw new MemoryBudgetError(
       `full CROWN needs about ${mib(perRow)} MiB per neuron of a layer of shape [${shape.join(', ')}] at batch ${B}, ` +
@@ -579,7 +593,7 @@ export function crownLayer(
       ['use a smaller batch, or raise the budget with VNET_CROWN_BUDGET_MB'],
     );
   }
-  for (let start = 1; start < n; start += q) parts.push(run(start, Math.min(q, n - start)));
+  for (let start = probe; start < n; start += q) parts.push(run(start, Math.min(q, n - start)));
   const join = (i: number): tf.Tensor =>
     tf.reshape(
       tf.concat(
@@ -593,8 +607,23 @@ export function crownLayer(
 
 type Windowed = Extract<Forms, { kind: 'windowed' }>;
 
-/** Σ over each row's window of A·v: A [S, rows, h, w, C] (S = 1 shared, or B), v gathered [B, rows, h, w, C] → [B, rows]. */
-const windowDot = (A: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.sum(tf.mul(A, v), [2, 3, 4]);
+/**
+ * Σ over each row's window of A·v: A [S, groups, k, h, w, C] (S = 1 shared, or B; k rows share a
+ * window), v [B, groups, 1, h, w, C] → [B, groups, k].
+ */
+const windowDot = (A: tf.Tensor, v: tf.Tensor): tf.Tensor => tf.sum(tf.mul(A, v), [3, 4, 5]);
+
+/** Per-neuron values v [B, ...map] on each group's window, [B, groups, 1, h, w, C]. */
+function gathered(v: tf.Tensor, g: WinGeom): tf.Tensor {
+  const w = gatherWindows(v, perGroup(g));
+  return tf.reshape(w, [w.shape[0]!, w.shape[1]!, 1, g.y.size, g.x.size, g.map[2]]);
+}
+
+/** Windowed forms [S·rows, h, w, C] viewed as [S, groups, k, h, w, C]. */
+function grouped(A: tf.Tensor, S: number, g: WinGeom): tf.Tensor {
+  const k = g.group ?? 1;
+  return tf.reshape(A, [S, dirs(g) / k, k, g.y.size, g.x.size, g.map[2]]);
+}
 
 /** The windowed identity rows start..start+q−1 of a map [H, W, C]: one-hot channel on a 1×1 window. */
 function windowedIdentity(
@@ -613,7 +642,9 @@ function windowedIdentity(
     ch[r] = i % C;
   }
   const A = tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(ch, 'int32'), C), 'float32'), [q, 1, 1, C]);
-  return { A, geom: { map: [H, W, C], y: { size: 1, off: oy }, x: { size: 1, off: ox } } };
+  // whole positions (every channel of each): the C rows of a position share its window
+  const group = start % C === 0 && q % C === 0 ? C : 1;
+  return { A, geom: { map: [H, W, C], y: { size: 1, off: oy }, x: { size: 1, off: ox }, group } };
 }
 
 /**
@@ -635,6 +666,7 @@ function windowedConv(
   const [pt, , pl] = cfg.padding;
   const ci = cfg.inShape[2];
   const geom: WinGeom = {
+    ...(g.group ? { group: g.group } : {}),
     map: [...cfg.inShape],
     y: { size: (h - 1) * SH + KH, off: Int32Array.from(g.y.off, (o) => o * SH - pt) },
     x: { size: (w - 1) * SW + KW, off: Int32Array.from(g.x.off, (o) => o * SW - pl) },
@@ -647,7 +679,8 @@ function windowedConv(
   const transposed = (A: tf.Tensor, n: number): tf.Tensor =>
     tf.conv2dTranspose(A as tf.Tensor4D, W as tf.Tensor4D, [n, h2, w2, ci], [SH, SW], 'valid');
   // small windows: the transposed conv as one matrix (that of the unit windows), one product
-  const T = unrolls(h * w * co * h2 * w2 * ci)
+  // each input cell writes KH·KW cells of the h2×w2 output window
+  const T = unrolls(h * w * co * h2 * w2 * ci, (KH * KW) / (h2 * w2))
     ? tf.reshape(transposed(tf.reshape(tf.eye(h * w * co), [h * w * co, h, w, co]), h * w * co), [
         h * w * co,
         h2 * w2 * ci,
@@ -694,16 +727,17 @@ function windowedAct(f: BackState, F: Windowed, rel: Relaxation): BackState {
   const rows = dirs(g);
   const dims = [g.y.size, g.x.size, g.map[2]];
   const lines = midRadLines(rel);
-  const [sm, sr, tm, tr] = [lines.sm, lines.sr, lines.tm, lines.tr].map((v) => gatherWindows(v, g));
-  const view = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [f.shared ? 1 : B, rows, ...dims]);
+  const [sm, sr, tm, tr] = [lines.sm, lines.sr, lines.tm, lines.tr].map((v) => gathered(v, g));
+  const view = (A: tf.Tensor): tf.Tensor => grouped(A, f.shared ? 1 : B, g);
   const out = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [B * rows, ...dims]);
+  const flat = (c: tf.Tensor): tf.Tensor => tf.reshape(c, [B, rows]);
   const side = (A0: tf.Tensor, c: Opt, sign: 1 | -1): [tf.Tensor, tf.Tensor] => {
     const A = view(A0);
     const abs = tf.abs(A);
     const pm = (x: tf.Tensor, y: tf.Tensor): tf.Tensor => (sign > 0 ? tf.add(x, y) : tf.sub(x, y));
     return [
       out(pm(tf.mul(A, sm!), tf.mul(abs, sr!))),
-      addOpt(c, pm(windowDot(A, tm!), windowDot(abs, tr!)))!,
+      addOpt(c, flat(pm(windowDot(A, tm!), windowDot(abs, tr!))))!,
     ];
   };
   const [AL, cL] = side(F.AL, f.cL, -1);
@@ -729,15 +763,16 @@ function windowedConcretize(
   const g = F.geom;
   const B = f.batch;
   const rows = dirs(g);
-  const [cw, rw] = [gatherWindows(c, g), gatherWindows(rho, g)];
-  const view = (A: tf.Tensor): tf.Tensor =>
-    tf.reshape(A, [f.shared ? 1 : B, rows, g.y.size, g.x.size, g.map[2]]);
+  const [cw, rw] = [gathered(c, g), gathered(rho, g)];
+  const view = (A: tf.Tensor): tf.Tensor => grouped(A, f.shared ? 1 : B, g);
   const terms = (A0: tf.Tensor): [tf.Tensor, tf.Tensor] => {
     const A = view(A0);
     return [windowDot(A, cw), windowDot(tf.abs(A), rw)];
   };
-  const withC = (v: tf.Tensor, cc: Opt): tf.Tensor2D =>
-    tf.reshape(cc === null ? v : tf.add(v, cc), [B, rows]) as tf.Tensor2D;
+  const withC = (v: tf.Tensor, cc: Opt): tf.Tensor2D => {
+    const flat = tf.reshape(v, [B, rows]);
+    return (cc === null ? flat : tf.add(flat, cc)) as tf.Tensor2D;
+  };
   const tL = terms(F.AL);
   const lower = withC(tf.sub(tL[0], tL[1]), f.cL);
   if (F.AU === null) return { lower };

@@ -51,6 +51,22 @@ export interface WinGeom {
   readonly map: readonly [number, number, number];
   readonly y: WinAxis;
   readonly x: WinAxis;
+  /**
+   * Consecutive directions that share one window (full CROWN's identity rows: the channels of one
+   * position), so per-window values are gathered once per group; absent = 1.
+   */
+  readonly group?: number;
+}
+
+/** One direction per group (the windows of a grouped geometry, each once). */
+export function perGroup(g: WinGeom): WinGeom {
+  const k = g.group ?? 1;
+  if (k === 1) return g;
+  const pick = (a: WinAxis): WinAxis => ({
+    size: a.size,
+    off: Int32Array.from({ length: a.off.length / k }, (_, i) => a.off[i * k]!),
+  });
+  return { map: g.map, y: pick(g.y), x: pick(g.x) };
 }
 
 /** Number of directions. */
@@ -178,7 +194,8 @@ export function windowConv(
     const g = planGeom(plan);
     const [h2, w2, C2] = [g.y.size, g.x.size, W.shape[3]!];
     const t5 = tf.reshape(t, [B, n, h, w, C]);
-    const asMatrix = unrolls(h * w * C * h2 * w2 * C2);
+    // each output cell reads at most KH·KW cells of the h×w input window
+    const asMatrix = unrolls(h * w * C * h2 * w2 * C2, Math.min(1, (W.shape[0]! * W.shape[1]!) / (h * w)));
     const parts = plan.classes.map((c) => {
       const sub = plan.classes.length === 1 ? t5 : tf.gather(t5, tf.tensor1d(c.idx, 'int32'), 1);
       const k = c.idx.length;
@@ -208,8 +225,17 @@ export function windowConv(
 /** Largest unrolled window conv (entries of T) that `windowConv` multiplies as a matrix. */
 let UNROLLED_MAX = 2 ** 22;
 
-/** Whether a window step with T [rows × cols] is multiplied as one unrolled matrix. */
-export const unrolls = (entries: number): boolean => entries <= UNROLLED_MAX;
+/**
+ * Whether a window step is multiplied as one unrolled matrix T (`entries` of them, a fraction
+ * `density` possibly non-zero): when T is small and dense enough that one product beats the
+ * convolution kernel, which skips the structural zeros (a 4×4 kernel meets 16 of the 100 cells
+ * of a 10×10 window, so its T is 84% zeros).
+ */
+export const unrolls = (entries: number, density: number): boolean =>
+  entries <= UNROLLED_MAX && density >= UNROLLED_MIN_DENSITY;
+
+/** Below this share of possibly non-zero entries, a window step runs as a convolution. */
+const UNROLLED_MIN_DENSITY = 0.4;
 
 /** Sets that limit (0: always conv2d; tests run both forms); returns the previous one. */
 export function setWindowUnrolledMax(n: number): number {
