@@ -295,18 +295,22 @@ function windowIndex(g: WinGeom, withDir: boolean): { idx: tf.Tensor1D; pad: Ret
   return { idx: tf.tensor1d(idx, 'int32'), pad };
 }
 
+/** Maps [N, H, W, C] padded with zeros to hold every window. */
+const padMaps = (t: tf.Tensor, pad: ReturnType<typeof padOf>): tf.Tensor =>
+  tf.pad(t, [
+    [0, 0],
+    [pad.t, pad.b],
+    [pad.l, pad.r],
+    [0, 0],
+  ]);
+
 /** Per-neuron values v [B, H, W, C] (or flat [B, H·W·C]) on every direction's window: [B, n, h, w, C]. */
 export function gatherWindows(v: tf.Tensor, g: WinGeom): tf.Tensor {
   return tf.tidy(() => {
     const B = v.shape[0]!;
     const [H, W, C] = g.map;
     const { idx, pad } = windowIndex(g, false);
-    const padded = tf.pad(tf.reshape(v, [B, H, W, C]), [
-      [0, 0],
-      [pad.t, pad.b],
-      [pad.l, pad.r],
-      [0, 0],
-    ]);
+    const padded = padMaps(tf.reshape(v, [B, H, W, C]), pad);
     const got = tf.gather(tf.reshape(padded, [B, pad.Hp * pad.Wp, C]), idx, 1);
     return tf.reshape(got, [B, dirs(g), g.y.size, g.x.size, C]);
   });
@@ -318,12 +322,7 @@ export function cutWindows(M: tf.Tensor, g: WinGeom): tf.Tensor {
     const n = dirs(g);
     const [H, W, C] = g.map;
     const { idx, pad } = windowIndex(g, true);
-    const padded = tf.pad(tf.reshape(M, [n, H, W, C]), [
-      [0, 0],
-      [pad.t, pad.b],
-      [pad.l, pad.r],
-      [0, 0],
-    ]);
+    const padded = padMaps(tf.reshape(M, [n, H, W, C]), pad);
     return tf.reshape(tf.gather(tf.reshape(padded, [n * pad.Hp * pad.Wp, C]), idx), [
       n,
       g.y.size,

@@ -347,3 +347,58 @@ export function randomInputs(net: TestNet, batch: number, seed: number): Float64
     return v < 0.1 ? d0 : v > 0.9 ? d1 : d0 + (d1 - d0) * rng.next();
   });
 }
+
+/** Rows of a 2-D tensor as numbers. */
+export const rows = (t: tf.Tensor): number[][] => t.arraySync() as number[][];
+
+/** max over entries of |a − b| / (1 + |b|). */
+export function relErr(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
+  let w = 0;
+  a.forEach((row, i) =>
+    Array.from(row).forEach((v, j) => (w = Math.max(w, Math.abs(v - b[i]![j]!) / (1 + Math.abs(b[i]![j]!))))),
+  );
+  return w;
+}
+
+/**
+ * Gradients of `loss` with respect to every parameter of `net` (as fresh variables), one array per
+ * parameter, and the number of tensors the pass left behind (0 when nothing leaks).
+ */
+export function paramGrads(
+  net: TestNet,
+  loss: (n: TestNet) => tf.Scalar,
+): { grads: Float32Array[]; leaked: number } {
+  const vars = Object.fromEntries(Object.entries(net.params).map(([k, v]) => [k, tf.variable(v)]));
+  const before = tf.memory().numTensors;
+  const { value, grads: g } = tf.variableGrads(() => loss({ ...net, params: vars }), Object.values(vars));
+  const grads = Object.values(vars).map((v) => g[v.name]!.dataSync() as Float32Array);
+  tf.dispose([value, ...Object.values(g)]);
+  const leaked = tf.memory().numTensors - before;
+  tf.dispose(Object.values(vars));
+  return { grads, leaked };
+}
+
+/**
+ * Margin bounds (labels → C = e_y − e_j) of `method` on the ε-box around raw inputs x, and every
+ * activation's pre-activation bounds, as plain rows.
+ */
+export function marginRows(
+  net: TestNet,
+  x: Float64Array,
+  batch: number,
+  eps: number,
+  method: BoundMethod,
+  lines: LineStrategy,
+  labels: readonly number[],
+): { lower: number[][]; upper: number[][]; pre: number[][][][] } {
+  return tf.tidy(() => {
+    const box = rt.inputBox(toInternal(net, x, batch), eps, net.inputCfg);
+    const C = rt.marginSpec(tf.tensor1d([...labels], 'int32'), net.model.classes);
+    const r = runBounds(net, box, method, { lines, C });
+    return {
+      lower: rows(r.lower),
+      upper: rows(r.upper),
+      pre: r.pre.map((p) => [rows(tf.reshape(p.l, [batch, -1])), rows(tf.reshape(p.u, [batch, -1]))]),
+    };
+  });
+}

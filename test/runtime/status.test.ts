@@ -13,7 +13,11 @@ import * as rt from '../../src/runtime/index.js';
 import { setStatusGather, statusGather } from '../../src/runtime/status.js';
 import {
   buildNet,
+  marginRows,
+  paramGrads,
   randomInputs,
+  relErr,
+  rows,
   runBounds,
   toInternal,
   useBackend,
@@ -87,30 +91,9 @@ const nets: [string, () => TestNet][] = [
 
 afterEach(() => setStatusGather(true));
 
-const rows = (t: tf.Tensor): number[][] => t.arraySync() as number[][];
-
-/** max |a − b| / (1 + |b|). */
-function relErr(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
-  let w = 0;
-  a.forEach((row, i) =>
-    Array.from(row).forEach((v, j) => (w = Math.max(w, Math.abs(v - b[i]![j]!) / (1 + Math.abs(b[i]![j]!))))),
-  );
-  return w;
-}
-
 function run(net: TestNet, x: Float64Array, method: BoundMethod, lines: LineStrategy, gather: boolean) {
   setStatusGather(gather);
-  return tf.tidy(() => {
-    const box = rt.inputBox(toInternal(net, x, B), 0.08, net.inputCfg);
-    const K = net.model.classes;
-    const C = rt.marginSpec(tf.tensor1d([0, 1, K - 1, 2, 1], 'int32'), K);
-    const r = runBounds(net, box, method, { lines, C });
-    return {
-      lower: rows(r.lower),
-      upper: rows(r.upper),
-      pre: r.pre.map((p) => [rows(tf.reshape(p.l, [B, -1])), rows(tf.reshape(p.u, [B, -1]))]),
-    };
-  });
+  return marginRows(net, x, B, 0.08, method, lines, [0, 1, net.model.classes - 1, 2, 1]);
 }
 
 it('the fast paths are on for the wasm backend', () => {
@@ -151,18 +134,13 @@ describe.each(nets)('%s', (_name, make) => {
   it.each(methods)('%s: the same gradients on both paths, and no leaked tensor', (method) => {
     const grads = (gather: boolean): Float32Array[] => {
       setStatusGather(gather);
-      const vars = Object.fromEntries(Object.entries(net.params).map(([k, v]) => [k, tf.variable(v)]));
-      const before = tf.memory().numTensors;
-      const { value, grads: g } = tf.variableGrads(() => {
-        const box = rt.inputBox(toInternal(net, x, B), 0.08, net.inputCfg);
-        const r = runBounds({ ...net, params: vars }, box, method, { lines: 'adaptive' });
+      const { grads: g, leaked } = paramGrads(net, (n) => {
+        const box = rt.inputBox(toInternal(n, x, B), 0.08, n.inputCfg);
+        const r = runBounds(n, box, method, { lines: 'adaptive' });
         return tf.add(tf.sum(r.lower), tf.mul(tf.sum(r.upper), 0.5)) as tf.Scalar;
-      }, Object.values(vars));
-      const out = Object.values(vars).map((v) => g[v.name]!.dataSync() as Float32Array);
-      tf.dispose([value, ...Object.values(g)]);
-      expect(tf.memory().numTensors).toBe(before);
-      tf.dispose(Object.values(vars));
-      return out;
+      });
+      expect(leaked).toBe(0);
+      return g;
     };
     const fast = grads(true);
     const plain = grads(false);

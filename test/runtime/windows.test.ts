@@ -20,7 +20,10 @@ import {
 } from '../../src/runtime/windows.js';
 import {
   buildNet,
+  marginRows,
+  paramGrads,
   randomInputs,
+  relErr,
   runBounds,
   toInternal,
   useBackend,
@@ -93,16 +96,6 @@ const nets: [string, () => TestNet][] = [
 const start = lbpWindows();
 afterEach(() => setLbpWindows(start));
 
-const rows = (t: tf.Tensor): number[][] => t.arraySync() as number[][];
-
-function relErr(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
-  let w = 0;
-  a.forEach((row, i) =>
-    Array.from(row).forEach((v, j) => (w = Math.max(w, Math.abs(v - b[i]![j]!) / (1 + Math.abs(b[i]![j]!))))),
-  );
-  return w;
-}
-
 const labels = (K: number): number[] => [0, K - 1, 1, 2];
 
 function run(
@@ -113,17 +106,7 @@ function run(
   m: WindowMode,
 ) {
   setLbpWindows(m);
-  return tf.tidy(() => {
-    const box = rt.inputBox(toInternal(net, x, B), 0.1, net.inputCfg);
-    const K = net.model.classes;
-    const C = rt.marginSpec(tf.tensor1d(labels(K), 'int32'), K);
-    const r = runBounds(net, box, method, { lines, C });
-    return {
-      lower: rows(r.lower),
-      upper: rows(r.upper),
-      pre: r.pre.map((p) => [rows(tf.reshape(p.l, [B, -1])), rows(tf.reshape(p.u, [B, -1]))]),
-    };
-  });
+  return marginRows(net, x, B, 0.1, method, lines, labels(net.model.classes));
 }
 
 describe('window geometry', () => {
@@ -191,24 +174,19 @@ describe.each(nets)('%s', (_name, make) => {
   it('the same gradients on both paths, and no leaked tensor', () => {
     const grads = (m: WindowMode): Float32Array[] => {
       setLbpWindows(m);
-      const vars = Object.fromEntries(Object.entries(net.params).map(([k, v]) => [k, tf.variable(v)]));
-      const before = tf.memory().numTensors;
-      const { value, grads: g } = tf.variableGrads(() => {
-        const box = rt.inputBox(toInternal(net, x, B), 0.1, net.inputCfg);
-        const a = runBounds({ ...net, params: vars }, box, 'lbp', { lines: 'adaptive' });
-        const c = runBounds({ ...net, params: vars }, box, 'crown', { lines: 'adaptive' });
+      const { grads: g, leaked } = paramGrads(net, (n) => {
+        const box = rt.inputBox(toInternal(n, x, B), 0.1, n.inputCfg);
+        const a = runBounds(n, box, 'lbp', { lines: 'adaptive' });
+        const c = runBounds(n, box, 'crown', { lines: 'adaptive' });
         return tf.addN([
           tf.sum(a.lower),
           tf.mul(tf.sum(a.upper), 0.5),
           tf.sum(c.lower),
           tf.sum(c.upper),
         ]) as tf.Scalar;
-      }, Object.values(vars));
-      const out = Object.values(vars).map((v) => g[v.name]!.dataSync() as Float32Array);
-      tf.dispose([value, ...Object.values(g)]);
-      expect(tf.memory().numTensors).toBe(before);
-      tf.dispose(Object.values(vars));
-      return out;
+      });
+      expect(leaked).toBe(0);
+      return g;
     };
     const win = grads('always');
     const plain = grads('off');
