@@ -4,7 +4,7 @@
  *
  * Prints one table: compile time per spec (parse + check + emit, warm), then ms per batch and
  * images/s for forward, IBP, CROWN-IBP, LBP, CROWN-LBP, CROWN and one IBP and one CROWN-IBP
- * training step (Adam) on specs/fmnist-mlp.vnet and specs/fmnist-cnn-small.vnet: batch 100,
+ * training step (gradients of every parameter and vnet's Adam, as `vnet train`) on specs/fmnist-mlp.vnet and specs/fmnist-cnn-small.vnet: batch 100,
  * ε = 0.1, 9-row margin spec, one thread; one block per available backend; peak tensor memory per
  * measurement (tf.profile) and the process's peak RSS. Each backend runs in a child process so
  * backends cannot disturb each other. Weights: models/<spec>.safetensors when present (a trained
@@ -86,6 +86,7 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
   const rt = await import('../src/runtime/index.js');
   const { loadParams } = await import('../src/runtime/io/safetensors.js');
   const { loadDataset } = await import('../src/runtime/io/datasets.js');
+  const { Adam } = await import('../src/runtime/train/adam.js');
   const out: BenchRecord[] = [];
   const emit = (r: BenchRecord): void => {
     out.push(r);
@@ -122,7 +123,7 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
     const x = tf.tensor(ds.x, [B, ...mod.meta.inputCfg.shape]);
     const y = tf.tensor1d(ds.y as unknown as number[], 'int32');
     const box = rt.inputBox(x, eps, mod.meta.inputCfg);
-    const opt = tf.train.adam(1e-3);
+    const adam = new Adam();
     const vars = Object.values(p);
     const eta = mod.meta.evalEta;
     for (const method of METHODS) {
@@ -133,7 +134,8 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
             return mod.forward(p, x, { eta });
           case 'train-ibp':
           case 'train-crown-ibp': {
-            const cost = opt.minimize(
+            // the trainer's step: gradients of every parameter, then vnet's (PyTorch-rule) Adam
+            const { value, grads } = tf.variableGrads(
               () =>
                 tf.tidy(() => {
                   const o = { labels: y, lines: 'adaptive', lowerOnly: true } as const;
@@ -142,10 +144,12 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
                   const lb = b.base ? rt.betaMix(b.base.lower, b.lower, 0.5) : b.lower;
                   return rt.robustCrossEntropy(lb);
                 }),
-              true,
               vars,
             );
-            return cost ?? undefined;
+            const byIdent = Object.fromEntries(Object.entries(p).map(([k, v]) => [k, grads[v.name]!]));
+            adam.apply(p, byIdent, 1e-3);
+            tf.dispose(Object.values(grads));
+            return value;
           }
           default: {
             // bounds only, as auto_LiRPA's compute_bounds (the clean forward is its own row)
