@@ -275,7 +275,17 @@ export function backDense(f0: BackState, W: tf.Tensor, b: tf.Tensor | undefined)
 
 /** Back through a conv layer W [kh, kw, Cin, Cout], b [Cout] (conv2dTranspose = conv backprop input). */
 export function backConv2d(f: BackState, W: tf.Tensor, b: tf.Tensor | undefined, cfg: Conv2dCfg): BackState {
-  if (f.forms.kind === 'windowed') return windowedConv(f, f.forms, W, b, cfg);
+  if (f.forms.kind === 'windowed') {
+    // windows that would outgrow the map below (deep stacks of convs) go on as whole maps
+    const g = f.forms.geom;
+    const [h2, w2] = [
+      (g.y.size - 1) * cfg.stride[0] + cfg.kernel[0],
+      (g.x.size - 1) * cfg.stride[1] + cfg.kernel[1],
+    ];
+    if (lbpWindows() === 'always' || h2 * w2 < cfg.inShape[0] * cfg.inShape[1])
+      return windowedConv(f, f.forms, W, b, cfg);
+    return backConv2d(toDense(f, cfg.outShape), W, b, cfg);
+  }
   const [hi, wi, ci] = cfg.inShape;
   const [ho, wo, co] = cfg.outShape;
   const pad = convPad(cfg);

@@ -93,6 +93,24 @@ const nets: [string, () => TestNet][] = [
   ],
 ];
 
+/** Windows that outgrow the map: three stride-1 convs on a 6×6 map ('auto' falls back to whole maps). */
+const deep = (): TestNet =>
+  buildNet(
+    { shape: [2, 6, 6] },
+    [
+      { kind: 'conv2d', out: 3, k: 3, s: 1, p: 1 },
+      relu,
+      { kind: 'conv2d', out: 3, k: 3, s: 1, p: 1 },
+      relu,
+      { kind: 'conv2d', out: 2, k: 3, s: 1, p: 0 },
+      relu,
+      { kind: 'flatten' },
+      { kind: 'dense', out: 4 },
+    ],
+    74,
+    { wScale: 1.5 },
+  );
+
 const start = lbpWindows();
 afterEach(() => setLbpWindows(start));
 
@@ -195,4 +213,22 @@ describe.each(nets)('%s', (_name, make) => {
       expect(relErr([g], [plain[i]!])).toBeLessThan(1e-4);
     });
   });
+});
+
+it('windows that outgrow the map: auto (whole maps from there on) = always = off = float64 reference', () => {
+  const net = deep();
+  const x = randomInputs(net, B, 4);
+  for (const method of ['lbp', 'crown-lbp', 'crown'] as const) {
+    const off = run(net, x, method, 'tight', 'off');
+    const ref = refBounds(net.model, net.torch, x, B, 0.1, method, {
+      lines: 'tight',
+      labels: labels(net.model.classes),
+    });
+    for (const m of ['auto', 'always'] as const) {
+      const got = run(net, x, method, 'tight', m);
+      expect(relErr(got.lower, off.lower)).toBeLessThan(1e-5);
+      expect(relErr(got.upper, off.upper)).toBeLessThan(1e-5);
+      expect(relErr(got.lower, ref.lower)).toBeLessThan(2e-4);
+    }
+  }
 });
