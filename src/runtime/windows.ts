@@ -22,7 +22,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Conv2dCfg } from './types.js';
 
-/** When LBP uses windowed forms: where they are smaller than the map (auto), never, or always. */
+/**
+ * When LBP and full CROWN use windowed forms: where they are smaller than the map (auto), never,
+ * or always (VNET_LBP_WINDOWS=off|always; anything else is auto).
+ */
 export type WindowMode = 'auto' | 'off' | 'always';
 
 function parseMode(v: string | undefined): WindowMode {
@@ -179,8 +182,8 @@ export function insideMask(g: WinGeom): tf.Tensor {
 
 /**
  * Windowed forms [B·n, h, w, Cin] through a conv with kernel `W` (no bias) along `plan`; returns
- * the forms [B·n, h', w', Cout] (zero outside the map) in the order of `geom`, the plan's geometry
- * permuted to the class order. `order` is that permutation (shared by the M and R forms).
+ * the forms [B·n, h', w', Cout] (zero outside the map) with the directions in class order, the
+ * order of `planGeom(plan)` (the same for the M and R forms).
  */
 export function windowConv(
   t: tf.Tensor,
