@@ -402,3 +402,15 @@ export function marginRows(
     };
   });
 }
+
+/**
+ * The largest relErr between two `marginRows` results over the margin bounds and every layer's
+ * pre-activation bounds (two paths that must compute the same thing).
+ */
+export function boundsRelErr(a: ReturnType<typeof marginRows>, b: ReturnType<typeof marginRows>): number {
+  return Math.max(
+    relErr(a.lower, b.lower),
+    relErr(a.upper, b.upper),
+    ...a.pre.flatMap(([l, u], i) => [relErr(l!, b.pre[i]![0]!), relErr(u!, b.pre[i]![1]!)]),
+  );
+}
