@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { ensureGradients } from '../../src/runtime/backend.js';
-import { installWasmKernels } from '../../src/runtime/wasm-kernels.js';
+import { installWasmKernels, swapPays } from '../../src/runtime/wasm-kernels.js';
 
 beforeAll(async () => {
   await ensureGradients();
@@ -104,6 +104,45 @@ describe('matMul without transpose flags', () => {
           tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(f(x, y))))([a!, b!]),
         )),
       );
+  });
+
+  test('a single product that runs swapped (op(B)ᵀ·op(A)ᵀ, transposed back) where that is cheaper', async () => {
+    // G·Wᵀ with a small G and a big W (the input gradient of a dense layer): swapped
+    expect(swapPays(4, 24, 24, false, true)).toBe(true);
+    // plain x·W and the filter gradient xᵀ·G: direct
+    expect(swapPays(100, 784, 512, false, false)).toBe(false);
+    expect(swapPays(784, 100, 512, true, false)).toBe(false);
+    for (const [as, bs, ta, tb] of [
+      [[4, 24], [24, 24], false, true],
+      [[1, 4, 24], [1, 24, 24], false, true],
+      [[24, 4], [24, 24], true, true],
+      [[3, 40], [40, 40], false, false],
+    ] as const) {
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb);
+      expectClose(...(await onBoth([as, bs], f)));
+      expectClose(
+        ...(await onBoth([as, bs], (a, b) =>
+          tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(f(x, y))))([a!, b!]),
+        )),
+      );
+    }
+  });
+
+  test('clone and same-dtype cast share the buffer; the copy outlives its source', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.memory().numTensors;
+    const x = tf.tensor([1, -2, 3]);
+    const c = tf.clone(x);
+    const k = tf.cast(x, 'float32');
+    const i = tf.cast(x, 'int32');
+    x.dispose();
+    expect(Array.from(await c.data())).toEqual([1, -2, 3]);
+    expect(Array.from(await k.data())).toEqual([1, -2, 3]);
+    expect(i.dtype).toBe('int32');
+    expect(Array.from(await i.data())).toEqual([1, -2, 3]);
+    tf.dispose([c, k, i]);
+    expect(tf.memory().numTensors).toBe(before);
+    await tf.setBackend('cpu');
   });
 
   test('matMul gradients', async () => {
