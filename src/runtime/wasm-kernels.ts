@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { installFusedKernels } from './fused.js';
 
 type KernelArgs = Parameters<KernelFunc>[0];
 type Inputs = Record<string, TensorInfo> | TensorInfo[];
@@ -308,13 +309,28 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   return withScratch(backend as tf.KernelBackend, (s) => {
     const rows = (g.outH - 1) * sh + kh;
     const cols = (g.outW - 1) * sw + kw;
-    const xw = window2d(s, x, -g.pads[0], rows, -g.pads[2], cols);
-    const xt = s.transpose(xw, [3, 1, 2, 0]);
+    const [, H, W] = x.shape as [number, number, number, number];
+    const [pt, pl] = [g.pads[0], g.pads[2]];
+    const [pb, pr] = [rows - H - pt, cols - W - pl];
+    // the zero rim as the convolution's own padding where the taps reach every input row and
+    // column (no padded copy); else pad and crop first
+    const inside = pb >= 0 && pr >= 0;
+    const xt = inside
+      ? s.transpose(x, [3, 1, 2, 0])
+      : s.transpose(window2d(s, x, -pt, rows, -pl, cols), [3, 1, 2, 0]);
     const dyt = s.transpose(dy, [1, 2, 0, 3]);
+    const pad = inside
+      ? [
+          [0, 0],
+          [pt, pb],
+          [pl, pr],
+          [0, 0],
+        ]
+      : 'valid';
     const w = s.run(
       'Conv2D',
       { x: xt, filter: dyt },
-      { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [sh, sw], dimRoundingMode: undefined },
+      { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [sh, sw], dimRoundingMode: undefined },
     ); // [C, kh, kw, O]
     return s.transpose(w, [1, 2, 0, 3]);
   });
@@ -737,4 +753,5 @@ export function installWasmKernels(): void {
   install('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput);
   install('UnsortedSegmentSum', unsortedSegmentSum);
   install('Identity', sharedIdentity);
+  installFusedKernels();
 }
