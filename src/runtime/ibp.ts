@@ -77,9 +77,29 @@ export function ibpLast(
   const [mid, rad] = midRad(s);
   const zMid = dense(mid, W, b);
   const center = tf.sum(tf.mul(C, tf.reshape(zMid, [B, 1, K])), 2);
-  const CW = tf.reshape(tf.matMul(tf.reshape(C, [B * m, K]), tf.transpose(W)), [B, m, -1]);
+  const CW = tf.reshape(specTimesWt(C, W), [B, m, -1]);
   const dev = tf.sum(tf.mul(tf.abs(CW), tf.expandDims(rad, 1)), 2);
   return { x: cleanLogits(s.x, W, b, B), l: tf.sub(center, dev), u: tf.add(center, dev) };
+}
+
+let lastCW: { c: object; w: object; cw: tf.Tensor2D } | null = null;
+
+/**
+ * C·Wᵀ as [B·m, n] for C [B, m, K] and the last layer's W [n, K]: the rows of the last layer in
+ * margin space, which IBP's last layer and CROWN's first backward step both need. The product of
+ * the latest (C, W) pair is reused while it is alive (C is made afresh by every bound call, and a
+ * variable's buffer changes when it is assigned, so a hit is always the same pass).
+ */
+export function specTimesWt(C: tf.Tensor3D, W: tf.Tensor): tf.Tensor2D {
+  const hit = lastCW;
+  if (hit && hit.c === C.dataId && hit.w === W.dataId && !hit.cw.isDisposed) return hit.cw;
+  const [B, m, K] = C.shape;
+  const cw = tf.matMul(
+    tf.reshape(C, [B * m, K]) as tf.Tensor2D,
+    tf.transpose(W) as tf.Tensor2D,
+  ) as tf.Tensor2D;
+  lastCW = { c: C.dataId, w: W.dataId, cw };
+  return cw;
 }
 
 /** The clean logits of the last layer, or [B, 0] when the clean pass was skipped. */
