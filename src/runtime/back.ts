@@ -24,6 +24,8 @@ import { numel } from '../ir/ir.js';
 import { midRadLines } from './act.js';
 import { convPad } from './affine.js';
 import { crownBudgetFloats, MemoryBudgetError, mib } from './budget.js';
+import { fusedActive, fusedFormsLower } from './fused.js';
+import { specTimesWt } from './ibp.js';
 import { nonzeroColumns, SAMPLE_ROWS_MIN, statusGather } from './status.js';
 import type { Conv2dCfg, InputBox, Relaxation } from './types.js';
 import {
@@ -104,7 +106,7 @@ export function backLast(
   if (C) {
     rows = C.shape[1];
     const C2 = tf.reshape(C, [batch * rows, K]);
-    A = tf.matMul(C2, tf.transpose(W));
+    A = specTimesWt(C, W); // shared with IBP's last layer in CROWN-IBP
     c = b ? tf.reshape(tf.matMul(C2, tf.reshape(b, [K, 1])), [batch, rows]) : null;
   } else {
     rows = K;
@@ -334,6 +336,24 @@ export function backAct(f: BackState, rel: Relaxation): BackState {
   const B = d.batch;
   const m = d.rows;
   const N = numel(shape);
+  if (AU0 === null && fusedActive()) {
+    // lower side only (training): one fused kernel for the new form and its bias term
+    const live = shape.length === 1 && statusGather() ? liveColumns(rel.sL, rel.sU, N) : null;
+    const [out, dot] = fusedFormsLower(AL0, rel, { B, m, shared: d.shared, cols: live, withForms: true });
+    return {
+      ...d,
+      forms: {
+        kind: 'dense',
+        AL: live === null ? tf.reshape(out, [B * m, ...shape]) : out,
+        AU: null,
+        cols: live === null ? null : tf.tensor1d(live, 'int32'),
+      },
+      cL: addOpt(d.cL, dot),
+      cU: null,
+      shared: false,
+      peak: Math.max(d.peak, 2 * N),
+    };
+  }
   const lines = midRadLines(rel);
   const sm = tf.reshape(lines.sm, [B, 1, N]);
   const sr = tf.reshape(lines.sr, [B, 1, N]);
@@ -381,15 +401,25 @@ export function backAct(f: BackState, rel: Relaxation): BackState {
  * all of them (then keeping every column is cheaper than gathering). Reads sm back.
  */
 function liveInSomeSample(sm: tf.Tensor, N: number): tf.Tensor1D | null {
-  const d = sm.dataSync();
+  const live = liveColumns(sm, sm, N);
+  return live === null ? null : tf.tensor1d(live, 'int32');
+}
+
+/**
+ * The columns j < N where sL or sU [B, ...] (non-negative slopes) is non-zero in some sample, or
+ * null when that is more than 90% of them. Reads both back.
+ */
+function liveColumns(sL: tf.Tensor, sU: tf.Tensor, N: number): number[] | null {
+  const dL = sL.dataSync();
+  const dU = sU === sL ? dL : sU.dataSync();
   const live: number[] = [];
   for (let j = 0; j < N; j++)
-    for (let i = j; i < d.length; i += N)
-      if (d[i] !== 0) {
+    for (let i = j; i < dL.length; i += N)
+      if (dL[i] !== 0 || dU[i] !== 0) {
         live.push(j);
         break;
       }
-  return live.length > 0.9 * N ? null : tf.tensor1d(live, 'int32');
+  return live.length > 0.9 * N ? null : live;
 }
 
 /**
@@ -536,6 +566,25 @@ function concretizeWith(
  * upper = A·mid + |A|·rad + c; [B, rows] each (upper absent when lowerOnly).
  */
 export function backConcretize(f: BackState, box: InputBox): { lower: tf.Tensor2D; upper?: tf.Tensor2D } {
+  const F = f.forms;
+  if (F.kind === 'dense' && F.AU === null && F.cols === null && fusedActive()) {
+    // lower only (training): Σ A⁺·x_L + A⁻·x_U in one fused kernel
+    const B = box.x.shape[0]!;
+    const flat = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B, -1]);
+    const [lo, hi] = [flat(box.lo), flat(box.hi)];
+    const [, dot] = fusedFormsLower(
+      F.AL,
+      { sL: lo, sU: hi, tL: lo, tU: hi },
+      {
+        B,
+        m: f.rows,
+        shared: f.shared,
+        cols: null,
+        withForms: false,
+      },
+    );
+    return { lower: (f.cL === null ? dot : tf.add(dot, f.cL)) as tf.Tensor2D };
+  }
   const [c, rho] = boxCR(box);
   return concretizeWith(f, c, rho);
 }

@@ -11,6 +11,7 @@
  *   p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedActive, fusedAdam } from '../fused.js';
 
 /** The exported state of one parameter: its moments and step count. */
 export interface AdamSlot {
@@ -52,6 +53,22 @@ export class Adam {
       const stepSize = lr / (1 - this.beta1 ** s.step);
       const sqrtBc2 = Math.sqrt(1 - this.beta2 ** s.step);
       const wd = decay[name] ?? 0;
+      if (fusedActive() && p.dtype === 'float32' && g0.dtype === 'float32') {
+        // one pass over the heap (wasm) instead of a dozen elementwise kernels
+        const [p1, m1, v1] = fusedAdam(p, g0, s.m, s.v, {
+          beta1: this.beta1,
+          beta2: this.beta2,
+          epsilon: this.epsilon,
+          stepSize,
+          sqrtBc2,
+          decay: wd,
+        });
+        s.m.assign(m1);
+        s.v.assign(v1);
+        p.assign(p1);
+        tf.dispose([p1, m1, v1]);
+        continue;
+      }
       tf.tidy(() => {
         const g = wd === 0 ? g0 : tf.add(g0, tf.mul(p, wd));
         const m = tf.add(tf.mul(s.m, this.beta1), tf.mul(g, 1 - this.beta1));

@@ -1,0 +1,271 @@
+/**
+ * The fused wasm kernels (src/runtime/fused.ts, simd/kernels.wat) against the plain tfjs-op path
+ * they replace: CROWN-IBP / CROWN-LBP lower bounds and every parameter's gradient through the
+ * generated-code primitives, the kernel on its own (shared forms, exact zeros, widths that are
+ * not a multiple of 4, kept columns, the concretization's dot-only form), and Adam bit for bit.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { simdModuleSource, TS_PATH, WAT_PATH } from '../../scripts/build-simd.js';
+import type { LineStrategy } from '../../src/ir/ir.js';
+import * as rt from '../../src/runtime/index.js';
+import { fusedActive, fusedFormsLower, setFused } from '../../src/runtime/fused.js';
+import { Adam } from '../../src/runtime/train/adam.js';
+import {
+  buildNet,
+  paramGrads,
+  randomInputs,
+  relErr,
+  runBounds,
+  toInternal,
+  useBackend,
+  type LayerDesc,
+  type TestNet,
+} from './nets.js';
+
+await useBackend('wasm');
+afterEach(() => setFused(true));
+
+const relu: LayerDesc = { kind: 'relu' };
+
+const nets: [string, () => TestNet][] = [
+  [
+    'MLP with ReLU and ParamRamp (kept columns)',
+    () =>
+      buildNet(
+        { shape: [1, 6, 7] },
+        [
+          { kind: 'flatten' },
+          { kind: 'dense', out: 37 },
+          relu,
+          { kind: 'dense', out: 30 },
+          { kind: 'paramramp', eta: 0.05 },
+          { kind: 'dense', out: 6 },
+        ],
+        81,
+        { wScale: 1.3, bScale: 1.5, r: [0.05, 0.6] },
+      ),
+  ],
+  [
+    'conv net with LeakyReLU on maps, 3 channels',
+    () =>
+      buildNet(
+        { shape: [3, 9, 9] },
+        [
+          { kind: 'conv2d', out: 5, k: 3, s: 2, p: 1 },
+          { kind: 'leaky_relu', slope: 0.1 },
+          { kind: 'conv2d', out: 3, k: 3, s: 1, p: 0 },
+          relu,
+          { kind: 'flatten' },
+          { kind: 'dense', out: 11 },
+          relu,
+          { kind: 'dense', out: 5 },
+        ],
+        82,
+        { wScale: 1.4 },
+      ),
+  ],
+];
+
+const B = 3;
+
+/** Lower margin bounds and the gradient of a weighted sum of them, fused on or off. */
+function lowerAndGrads(
+  net: TestNet,
+  method: 'crown-ibp' | 'crown-lbp',
+  lines: LineStrategy,
+  fused: boolean,
+): { lower: number[][]; grads: Float32Array[] } {
+  setFused(fused);
+  const x = randomInputs(net, B, 5);
+  const K = net.model.classes;
+  const labels = [0, K - 1, 2];
+  const bounds = (n: TestNet): tf.Tensor => {
+    const box = rt.inputBox(toInternal(n, x, B), 0.04, n.inputCfg);
+    const C = rt.marginSpec(tf.tensor1d(labels, 'int32'), K);
+    return runBounds(n, box, method, { lines, C, lowerOnly: true }).lower;
+  };
+  const lower = tf.tidy(() => bounds(net).arraySync() as number[][]);
+  const weights = tf.tensor2d(
+    Array.from({ length: B * (K - 1) }, (_, i) => ((i * 7) % 5) - 2),
+    [B, K - 1],
+  );
+  const { grads, leaked } = paramGrads(net, (n) => tf.sum(tf.mul(bounds(n), weights)));
+  expect(leaked).toBe(0);
+  weights.dispose();
+  return { lower, grads };
+}
+
+/** The kernels a call runs: name, first output shape, and the width of the second input. */
+async function kernelsOf(f: () => tf.Tensor): Promise<{ name: string; out: number[]; n: number }[]> {
+  const info = await tf.profile(() => f());
+  tf.dispose(info.result as tf.Tensor);
+  return info.kernels.map((k) => ({
+    name: k.name,
+    out: [...(k.outputShapes[0] ?? [])],
+    n: k.inputShapes[1]?.[1] ?? 0,
+  }));
+}
+
+describe('fused kernels on wasm', () => {
+  it('simd/kernels-wasm.ts is kernels.wat assembled (npm run build:simd)', async () => {
+    expect(readFileSync(TS_PATH, 'utf8')).toBe(await simdModuleSource(readFileSync(WAT_PATH, 'utf8')));
+  });
+
+  it('are active on wasm and switch off', () => {
+    expect(fusedActive()).toBe(true);
+    setFused(false);
+    expect(fusedActive()).toBe(false);
+  });
+
+  describe.each(nets)('%s', (_, make) => {
+    const net = make();
+    it.each([
+      ['crown-ibp', 'adaptive'],
+      ['crown-ibp', 'tight'],
+      ['crown-lbp', 'adaptive'],
+    ] as const)('%s %s lower bounds and parameter gradients equal the op path', (method, lines) => {
+      const a = lowerAndGrads(net, method, lines, true);
+      const b = lowerAndGrads(net, method, lines, false);
+      expect(relErr(a.lower, b.lower)).toBeLessThan(2e-5);
+      a.grads.forEach((g, i) => {
+        expect(g.every(Number.isFinite)).toBe(true);
+        expect(relErr([g], [b.grads[i]!])).toBeLessThan(2e-4);
+      });
+      // the bounds are not all trivially equal (something to compare)
+      expect(a.lower.flat().some((v) => v !== 0)).toBe(true);
+    });
+  });
+
+  it('the MLP takes the kept-columns form and the conv net the whole-map form', async () => {
+    for (const [i, cols] of [
+      [0, true],
+      [1, false],
+    ] as const) {
+      const net = nets[i]![1]();
+      const x = randomInputs(net, B, 5);
+      const K = net.model.classes;
+      const ks = await kernelsOf(() => {
+        const box = rt.inputBox(toInternal(net, x, B), 0.04, net.inputCfg);
+        const C = rt.marginSpec(tf.tensor1d([0, 1, 2], 'int32'), K);
+        return runBounds(net, box, 'crown-ibp', { lines: 'adaptive', C, lowerOnly: true }).lower;
+      });
+      // (k = the form's width after the step, N = the layer's)
+      const fused = ks.filter((k) => k.name === 'VnetFormsLower').map((k) => ({ k: k.out[1]!, N: k.n }));
+      expect(fused.length).toBeGreaterThanOrEqual(3); // activations and the concretization
+      if (cols) expect(fused.some((f) => f.k > 0 && f.k < f.N)).toBe(true);
+      else expect(fused.some((f) => f.N === 3 * 3 * 3 && f.k === f.N)).toBe(true); // conv2's map
+    }
+  });
+});
+
+describe('formsLower kernel', () => {
+  /** The op form of back.ts: out = (A·sm − |A|·sr)[:, cols], dot = Σ A·tm − |A|·tr. */
+  function reference(
+    A: tf.Tensor,
+    l: { sL: tf.Tensor; sU: tf.Tensor; tL: tf.Tensor; tU: tf.Tensor },
+    o: { B: number; m: number; N: number; shared: boolean; cols: number[] | null; withForms: boolean },
+  ): tf.Tensor[] {
+    const A3 = tf.reshape(A, [o.shared ? 1 : o.B, o.m, o.N]);
+    const v = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [o.B, 1, o.N]);
+    const half = (a: tf.Tensor, b: tf.Tensor, s: number): tf.Tensor => tf.mul(tf.add(a, tf.mul(b, s)), 0.5);
+    const [sm, sr, tm, tr] = [
+      half(l.sU, l.sL, 1),
+      half(l.sU, l.sL, -1),
+      half(l.tU, l.tL, 1),
+      half(l.tU, l.tL, -1),
+    ].map(v);
+    const abs = tf.abs(A3);
+    const dot = tf.sum(tf.sub(tf.mul(A3, tm!), tf.mul(abs, tr!)), 2);
+    if (!o.withForms) return [dot];
+    let out = tf.reshape(tf.sub(tf.mul(A3, sm!), tf.mul(abs, sr!)), [o.B * o.m, o.N]);
+    if (o.cols) out = tf.gather(out, tf.tensor1d(o.cols, 'int32'), 1);
+    return [out, dot];
+  }
+
+  it.each([
+    ['per sample, all columns, N = 10', false, null, true],
+    ['per sample, kept columns, N = 10', false, [0, 3, 4, 9], true],
+    ['shared forms, kept columns', true, [1, 2, 5, 6, 7], true],
+    ['dot only (the concretization)', false, null, false],
+  ] as const)('%s: values and gradients', (_, shared, cols0, withForms) => {
+    const [Bn, m, N] = [3, 4, 10];
+    const cols = cols0 === null ? null : [...cols0];
+    const rng = rt.rngFromSeed(9);
+    const rnd = (n: number, zeroEvery = 0): number[] =>
+      Array.from({ length: n }, (_, i) => (zeroEvery && i % zeroEvery === 0 ? 0 : rng.next() * 2 - 1));
+    const A = tf.tensor1d(rnd((shared ? 1 : Bn) * m * N, 3)); // every third entry exactly 0
+    const pos = (n: number): tf.Tensor => tf.tensor2d(rnd(n).map(Math.abs), [Bn, N]);
+    const lines = {
+      sL: pos(Bn * N),
+      sU: pos(Bn * N),
+      tL: tf.tensor2d(rnd(Bn * N), [Bn, N]),
+      tU: pos(Bn * N),
+    };
+    const o = { B: Bn, m, N, shared, cols, withForms };
+    const ws = withForms ? [tf.randomNormal([Bn * m, cols ? cols.length : N], 0, 1, 'float32', 3)] : [];
+    const wd = tf.randomNormal([Bn, m], 0, 1, 'float32', 4);
+    const loss = (outs: tf.Tensor[]): tf.Scalar => {
+      const dot = outs[outs.length - 1]!;
+      const s = tf.sum(tf.mul(dot, wd));
+      return (withForms ? tf.add(s, tf.sum(tf.mul(outs[0]!, ws[0]!))) : s) as tf.Scalar;
+    };
+    const inputs = [A, lines.sL, lines.sU, lines.tL, lines.tU];
+    // (without forms, sL and sU do not enter the op form: no gradient to compare)
+    const wrt = withForms ? [0, 1, 2, 3, 4] : [0, 3, 4];
+    const run = (f: (a: tf.Tensor[]) => tf.Tensor[]): { vals: Float32Array[]; grads: Float32Array[] } => {
+      const vals = tf.tidy(() => f(inputs).map((t) => t.dataSync() as Float32Array));
+      const g = tf.grads((...xs: tf.Tensor[]) => {
+        const all = [...inputs];
+        wrt.forEach((k, i) => (all[k] = xs[i]!));
+        return loss(f(all));
+      })(wrt.map((k) => inputs[k]!));
+      return { vals, grads: g.map((t) => t.dataSync() as Float32Array) };
+    };
+    const fused = run(([a, sL, sU, tL, tU]) => {
+      const [out, dot] = fusedFormsLower(a!, { sL: sL!, sU: sU!, tL: tL!, tU: tU! }, o);
+      return withForms ? [out, dot] : [dot];
+    });
+    const ref = run(([a, sL, sU, tL, tU]) => reference(a!, { sL: sL!, sU: sU!, tL: tL!, tU: tU! }, o));
+    fused.vals.forEach((v, i) => expect(relErr([v], [ref.vals[i]!]), `value ${i}`).toBeLessThan(1e-6));
+    fused.grads.forEach((g, i) => expect(relErr([g], [ref.grads[i]!]), `gradient ${i}`).toBeLessThan(1e-6));
+    // (the zeros of A matter: tfjs's |a|' is −1 at 0, so they take the a < 0 side, not 0)
+    expect(ref.grads[0]!.some((v, i) => i % 3 === 0 && v !== 0)).toBe(true);
+    tf.dispose([...inputs, ...ws, wd]);
+  });
+});
+
+describe('fused Adam', () => {
+  it('gives the same bits as the op path, with and without weight decay, odd sizes', () => {
+    const shapes: Record<string, number[]> = { w: [7, 149], b: [3] };
+    const init = (seed: number): Record<string, tf.Variable> =>
+      Object.fromEntries(
+        Object.entries(shapes).map(([k, s], i) => [
+          k,
+          tf.variable(tf.randomNormal(s, 0, 1, 'float32', seed + i)),
+        ]),
+      );
+    const [pf, po] = [init(1), init(1)];
+    const [af, ao] = [new Adam(), new Adam()];
+    for (let step = 0; step < 4; step++) {
+      const g = Object.fromEntries(
+        Object.entries(shapes).map(([k, s], i) => [k, tf.randomNormal(s, 0, 0.3, 'float32', 10 * step + i)]),
+      );
+      setFused(true);
+      af.apply(pf, g, 1e-2, { w: 0.01 });
+      setFused(false);
+      ao.apply(po, g, 1e-2, { w: 0.01 });
+      tf.dispose(Object.values(g));
+    }
+    for (const k of Object.keys(shapes)) {
+      const [a, b] = [pf[k]!.dataSync(), po[k]!.dataSync()];
+      expect(Array.from(a)).toEqual(Array.from(b));
+    }
+    setFused(true);
+    expect(af.steps('w')).toBe(4);
+    tf.dispose([...Object.values(pf), ...Object.values(po)]);
+    af.dispose();
+    ao.dispose();
+  });
+});
