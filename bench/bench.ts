@@ -1,13 +1,14 @@
 /**
- * `npm run bench [-- --json out.json] [--backends wasm,tensorflow,webgpu,cpu] [--reps N] [--quick]`
+ * `npm run bench [-- --json out.json] [--backends wasm,tensorflow,webgpu,cpu] [--reps N] [--quick]
+ *  [--methods forward,ibp,…] [--specs fmnist-mlp,…]`
  * (default backends: wasm and tensorflow; webgpu without a GPU and cpu are slow references)
  *
  * Prints one table: compile time per spec (parse + check + emit, warm), then ms per batch and
  * images/s for forward, IBP, CROWN-IBP, LBP, CROWN-LBP, CROWN and one IBP and one CROWN-IBP
  * training step (gradients of every parameter and vnet's Adam, as `vnet train`) on specs/fmnist-mlp.vnet and specs/fmnist-cnn-small.vnet: batch 100,
  * ε = 0.1, 9-row margin spec, one thread; one block per available backend; peak tensor memory per
- * measurement (tf.profile) and the process's peak RSS. Each backend runs in a child process so
- * backends cannot disturb each other. Weights: models/<spec>.safetensors when present (a trained
+ * measurement (tf.profile) and the largest peak RSS of a row. Every row runs in a child process of
+ * its own, so rows cannot disturb each other (heap layout, caches; see `parent`). Weights: models/<spec>.safetensors when present (a trained
  * net, where dead neurons make LBP/CROWN cheaper), else fresh PyTorch-style init (seed 0).
  */
 import { spawnSync } from 'node:child_process';
@@ -95,7 +96,11 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
 
   const B = 100;
   const eps = 0.1;
-  for (const spec of SPECS) {
+  const pick = <T extends string>(all: readonly T[], name: string): readonly T[] => {
+    const want = arg(name)?.split(',');
+    return want ? all.filter((m) => want.includes(m)) : all;
+  };
+  for (const spec of process.argv.includes('--compile') ? [] : pick(SPECS, 'specs')) {
     const mod = await loadSpecModule(join(ROOT, 'specs', `${spec}.vnet`));
     const wpath = join(ROOT, 'models', `${spec}.safetensors`);
     const p = existsSync(wpath) ? loadParams(wpath, mod.meta) : mod.initParams(0);
@@ -107,7 +112,7 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
     const adam = new Adam();
     const vars = Object.values(p);
     const eta = mod.meta.evalEta;
-    for (const method of METHODS) {
+    for (const method of pick(METHODS, 'methods')) {
       if (quick && method === 'crown') continue;
       const run = (): Tensor | Tensor[] | undefined => {
         switch (method) {
@@ -173,9 +178,8 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
     tf.dispose([x, y, box.x, box.lo, box.hi]);
     tf.dispose(vars);
   }
-  if (backend === 'wasm' || (backend === 'auto' && info.name === 'wasm')) {
-    // compile time is backend-independent: measure it once, in the wasm child, after the bound
-    // rows (ts-morph's heap must not sit under their timings)
+  if (process.argv.includes('--compile')) {
+    // compile time is backend-independent: measured once, in a child of its own
     const specs = (await import('node:fs'))
       .readdirSync(join(ROOT, 'specs'))
       .filter((f) => f.endsWith('.vnet'));
@@ -210,37 +214,54 @@ function parent(): void {
   const quick = process.argv.includes('--quick');
   const records: BenchRecord[] = [];
   const machines: string[] = [];
-  for (const b of backends) {
+  const want = (name: string): string[] | undefined => arg(name)?.split(',');
+  const specs = SPECS.filter((x) => want('specs')?.includes(x) ?? true);
+  const methods = METHODS.filter((m) => (want('methods')?.includes(m) ?? true) && !(quick && m === 'crown'));
+  /** One child process; its records, or the reason it gave none. */
+  const run = (b: string, extra: string[]): { got: BenchRecord[]; why: string; peak?: string } => {
     const r = spawnSync(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        fileURLToPath(import.meta.url),
-        '--child',
-        b,
-        '--reps',
-        String(reps),
-        ...(quick ? ['--quick'] : []),
-      ],
+      ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', b, '--reps', String(reps), ...extra],
       { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 2 ** 20, env: { ...process.env } },
     );
     const lines = (r.stdout ?? '').split('\n');
     const got = lines
       .filter((l) => l.startsWith('RECORD '))
       .map((l) => JSON.parse(l.slice(7)) as BenchRecord);
-    if (got.length === 0) {
-      const why =
-        (r.stderr || r.stdout || '').trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${r.status}`;
-      console.log(`backend ${b}: not available (${why})`);
+    const why =
+      (r.stderr || r.stdout || '').trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${r.status}`;
+    return { got, why, peak: lines.find((l) => l.startsWith('PEAKRSS '))?.slice(8) };
+  };
+  for (const b of backends) {
+    // Every row in a fresh process: a row must not inherit the heap that earlier rows left behind
+    // (measured on wasm: the MLP training step ran 49 ms alone, up to 65–77 ms after the CROWN
+    // rows in the same process, as `vnet train` never runs them).
+    let detail: { backend: string; detail: string } | undefined;
+    let peakMb = 0;
+    let unavailable: string | undefined;
+    for (const spec of specs) {
+      for (const method of methods) {
+        const { got, why, peak } = run(b, ['--specs', spec, '--methods', method]);
+        if (got.length === 0) {
+          unavailable = why;
+          break;
+        }
+        records.push(...got);
+        if (peak) {
+          const pr = JSON.parse(peak) as { backend: string; detail: string; mb: number };
+          detail = pr;
+          peakMb = Math.max(peakMb, pr.mb);
+        }
+      }
+      if (unavailable) break;
+    }
+    if (unavailable) {
+      console.log(`backend ${b}: not available (${unavailable})`);
       continue;
     }
-    records.push(...got);
-    const peak = lines.find((l) => l.startsWith('PEAKRSS '));
-    if (peak) {
-      const pr = JSON.parse(peak.slice(8)) as { backend: string; detail: string; mb: number };
-      machines.push(`${pr.backend}: ${pr.detail}; peak RSS ${pr.mb.toFixed(0)} MB`);
-    }
+    if (detail)
+      machines.push(`${detail.backend}: ${detail.detail}; peak RSS ${peakMb.toFixed(0)} MB (largest row)`);
+    if (b === 'wasm' && !arg('methods')) records.push(...run(b, ['--compile']).got);
   }
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(

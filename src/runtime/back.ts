@@ -336,22 +336,27 @@ export function backAct(f: BackState, rel: Relaxation): BackState {
   const B = d.batch;
   const m = d.rows;
   const N = numel(shape);
-  if (AU0 === null && fusedActive()) {
-    // lower side only (training): one fused kernel for the new form and its bias term
+  if (fusedActive()) {
+    // one fused kernel per side for the new form and its bias term; the upper side is the lower
+    // side's formula with the lines swapped (a⁺ takes the upper line, a⁻ the lower one)
     const live = shape.length === 1 && statusGather() ? liveColumns(rel.sL, rel.sU, N) : null;
-    const [out, dot] = fusedFormsLower(AL0, rel, { B, m, shared: d.shared, cols: live, withForms: true });
+    const o = { B, m, shared: d.shared, cols: live, withForms: true };
+    const upperLines = { sL: rel.sU, sU: rel.sL, tL: rel.tU, tU: rel.tL };
+    const [outL, dotL] = fusedFormsLower(AL0, rel, o);
+    const [outU, dotU] = AU0 === null ? [null, null] : fusedFormsLower(AU0, upperLines, o);
+    const form = (t: tf.Tensor): tf.Tensor => (live === null ? tf.reshape(t, [B * m, ...shape]) : t);
     return {
       ...d,
       forms: {
         kind: 'dense',
-        AL: live === null ? tf.reshape(out, [B * m, ...shape]) : out,
-        AU: null,
+        AL: form(outL),
+        AU: outU === null ? null : form(outU),
         cols: live === null ? null : tf.tensor1d(live, 'int32'),
       },
-      cL: addOpt(d.cL, dot),
-      cU: null,
+      cL: addOpt(d.cL, dotL),
+      cU: dotU === null ? null : addOpt(d.cU, dotU),
       shared: false,
-      peak: Math.max(d.peak, 2 * N),
+      peak: Math.max(d.peak, sides(d) * 2 * N),
     };
   }
   const lines = midRadLines(rel);
@@ -567,23 +572,18 @@ function concretizeWith(
  */
 export function backConcretize(f: BackState, box: InputBox): { lower: tf.Tensor2D; upper?: tf.Tensor2D } {
   const F = f.forms;
-  if (F.kind === 'dense' && F.AU === null && F.cols === null && fusedActive()) {
-    // lower only (training): Σ A⁺·x_L + A⁻·x_U in one fused kernel
+  if (F.kind === 'dense' && F.cols === null && fusedActive()) {
+    // Σ A⁺·x_L + A⁻·x_U (lower) and Σ A⁺·x_U + A⁻·x_L (upper), one fused kernel each
     const B = box.x.shape[0]!;
     const flat = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B, -1]);
     const [lo, hi] = [flat(box.lo), flat(box.hi)];
-    const [, dot] = fusedFormsLower(
-      F.AL,
-      { sL: lo, sU: hi, tL: lo, tU: hi },
-      {
-        B,
-        m: f.rows,
-        shared: f.shared,
-        cols: null,
-        withForms: false,
-      },
-    );
-    return { lower: (f.cL === null ? dot : tf.add(dot, f.cL)) as tf.Tensor2D };
+    const o = { B, m: f.rows, shared: f.shared, cols: null, withForms: false };
+    const side = (A: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c: Opt): tf.Tensor2D => {
+      const [, dot] = fusedFormsLower(A, { sL: a, sU: b, tL: a, tU: b }, o);
+      return (c === null ? dot : tf.add(dot, c)) as tf.Tensor2D;
+    };
+    const lower = side(F.AL, lo, hi, f.cL);
+    return F.AU === null ? { lower } : { lower, upper: side(F.AU, hi, lo, f.cU) };
   }
   const [c, rho] = boxCR(box);
   return concretizeWith(f, c, rho);

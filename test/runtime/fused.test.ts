@@ -119,7 +119,34 @@ describe('fused kernels on wasm', () => {
     expect(fusedActive()).toBe(false);
   });
 
+  /** Both bounds of a bound-only pass (no gradient), fused on or off. */
+  function bothSides(
+    net: TestNet,
+    method: 'crown-ibp' | 'crown-lbp' | 'crown',
+    fused: boolean,
+  ): number[][][] {
+    setFused(fused);
+    const x = randomInputs(net, B, 6);
+    const K = net.model.classes;
+    return tf.tidy(() => {
+      const box = rt.inputBox(toInternal(net, x, B), 0.04, net.inputCfg);
+      const C = rt.marginSpec(tf.tensor1d([1, 0, K - 1], 'int32'), K);
+      const r = runBounds(net, box, method, { lines: 'tight', C });
+      return [r.lower.arraySync() as number[][], r.upper.arraySync() as number[][]];
+    });
+  }
+
   describe.each(nets)('%s', (_, make) => {
+    it.each(['crown-ibp', 'crown-lbp', 'crown'] as const)(
+      '%s lower and upper bounds equal the op path',
+      (method) => {
+        const [a, b] = [bothSides(make(), method, true), bothSides(make(), method, false)];
+        expect(relErr(a[0]!, b[0]!)).toBeLessThan(2e-5);
+        expect(relErr(a[1]!, b[1]!)).toBeLessThan(2e-5);
+        expect(a[0]!.flat().every((v, i) => v <= a[1]!.flat()[i]!)).toBe(true);
+      },
+    );
+
     const net = make();
     it.each([
       ['crown-ibp', 'adaptive'],
