@@ -34,8 +34,28 @@ export function inputBox(x: tf.Tensor, eps: number | tf.Tensor1D, cfg: InputCfg)
   };
 }
 
+/** Backends whose tensors can be read synchronously (the spec is then built on the host). */
+const HOST_READ = new Set(['wasm', 'cpu', 'tensorflow']);
+
 /** Margin specification [B, K−1, K]: row i is e_y − e_j with j the i-th class ≠ y, ascending. */
 export function marginSpec(labels: tf.Tensor1D, K: number): tf.Tensor3D {
+  if (HOST_READ.has(tf.getBackend())) {
+    // ten small ops (and a broadcast subtraction that wasm runs slowly) replaced by a host loop
+    const y = labels.dataSync();
+    const B = y.length;
+    const c = new Float32Array(B * (K - 1) * K);
+    for (let b = 0; b < B; b++) {
+      const yb = y[b]!;
+      if (!(Number.isInteger(yb) && yb >= 0 && yb < K))
+        throw new Error(`marginSpec: label ${yb} of sample ${b} is not a class in 0…${K - 1}`);
+      for (let i = 0; i < K - 1; i++) {
+        const row = (b * (K - 1) + i) * K;
+        c[row + yb] = 1;
+        c[row + (i >= yb ? i + 1 : i)] = -1;
+      }
+    }
+    return tf.tensor3d(c, [B, K - 1, K]);
+  }
   return tf.tidy(() => {
     const y = tf.cast(labels, 'int32');
     const j = tf.range(0, K - 1, 1, 'int32'); // [K−1]

@@ -40,7 +40,16 @@ describe('input set and specification', () => {
     expect(() => rt.inputBox(tf.zeros([1, 2, 2, 2]), -0.1, cfg)).toThrow(/ε must be a number ≥ 0/);
   });
 
-  it('margin spec rows are e_y − e_j for j ≠ y ascending', () => {
+  it('margin spec rows are e_y − e_j for j ≠ y ascending (host-built on wasm, ops elsewhere)', () => {
+    // the op form that backends without synchronous reads (webgpu) use gives the same rows
+    const viaOps = tf.tidy(() => {
+      const y = tf.tensor1d([0, 2, 1], 'int32');
+      const j = tf.range(0, 2, 1, 'int32');
+      const skip = tf.cast(tf.greaterEqual(tf.expandDims(j, 0), tf.expandDims(y, 1)), 'int32');
+      return tf.sub(tf.expandDims(tf.oneHot(y, 3), 1), tf.oneHot(tf.add(j, skip), 3)).arraySync();
+    });
+    expect(rt.marginSpec(tf.tensor1d([0, 2, 1], 'int32'), 3).arraySync()).toEqual(viaOps);
+    expect(() => rt.marginSpec(tf.tensor1d([3], 'int32'), 3)).toThrow(/label 3/);
     const C = rt.marginSpec(tf.tensor1d([0, 2], 'int32'), 3);
     expect(C.dtype).toBe('float32');
     expect(C.arraySync()).toEqual([
