@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { UserError } from '../cli/errors.js';
 import { closest } from '../util/suggest.js';
 import { installWasmKernels } from './wasm-kernels.js';
+import { installWebgpuKernels } from './webgpu-kernels.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
@@ -208,6 +209,7 @@ async function startWebgpu(): Promise<BackendInfo> {
       "backend 'webgpu' could not start: @tensorflow/tfjs-backend-webgpu was loaded before navigator.gpu existed",
     );
   await setOrThrow('webgpu', () => 'setBackend returned false');
+  installWebgpuKernels();
   return { name: 'webgpu', detail: `webgpu (${desc}, via Dawn)` };
 }
 

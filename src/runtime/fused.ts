@@ -1,6 +1,6 @@
 /**
- * Fused kernels for the hot spots of certified training on the wasm backend, each one tfjs op with
- * its own gradient kernel instead of a dozen small ops (and their taped gradients):
+ * Fused kernels for the hot spots of certified training (wasm and webgpu backends), each one tfjs
+ * op with its own gradient kernel instead of a dozen small ops (and their taped gradients):
  *
  * `formsLower` — the lower side of CROWN's step back through an activation, and the lower
  * concretization over the box, for dense forms A [S·m, N] (S = 1: shared by the batch, S = B: per
@@ -14,8 +14,9 @@
  *
  * `adam` — one Adam update of a parameter (train/adam.ts) as one pass instead of a dozen kernels.
  *
- * The loops are WebAssembly SIMD (simd/kernels.wat) working in place on the backend's memory.
- * The plain tfjs-op form in back.ts stays the reference: it runs on every other backend, and the
+ * On wasm the loops are WebAssembly SIMD (simd/kernels.wat) working in place on the backend's
+ * memory; on webgpu they are WGSL programs (webgpu-kernels.ts, one dispatch per output instead of
+ * one per op). The plain tfjs-op form in back.ts stays the reference: it runs on every other backend, and the
  * tests compare both, values and gradients (test/runtime/fused.test.ts). `setFused(false)` or
  * VNET_FUSED=off switches the fused kernels off.
  */
@@ -37,12 +38,10 @@ export function setFused(on: boolean): void {
 
 /** Whether the fused kernels run on the current backend. */
 export function fusedActive(): boolean {
-  return (
-    enabled &&
-    tf.getBackend() === BACKEND &&
-    tf.getKernel(FORMS, BACKEND) !== undefined &&
-    simdKernels(tf.backend()) !== null
-  );
+  if (!enabled) return false;
+  const b = tf.getBackend();
+  if (b === 'webgpu') return tf.getKernel(FORMS, b) !== undefined; // WGSL (webgpu-kernels.ts)
+  return b === BACKEND && tf.getKernel(FORMS, BACKEND) !== undefined && simdKernels(tf.backend()) !== null;
 }
 
 interface FormsAttrs {
@@ -214,11 +213,7 @@ export function fusedAdam(
   ];
 }
 
-/**
- * Registers the fused kernels for wasm and the gradient of `formsLower` (idempotent;
- * installWasmKernels calls it). The gradient runs its kernel once, eagerly (each input's thunk
- * returns its part; the backward pass's scope frees them).
- */
+/** Registers the fused kernels for wasm and their gradient (idempotent; installWasmKernels calls it). */
 export function installFusedKernels(): void {
   for (const [kernelName, kernelFunc] of [
     [FORMS, formsLower],
@@ -227,23 +222,32 @@ export function installFusedKernels(): void {
   ] as const)
     if (!tf.getKernel(kernelName, BACKEND))
       tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
-  if (!tf.getGradient(FORMS))
-    tf.registerGradient({
-      kernelName: FORMS,
-      inputsToSave: ['A', 'sL', 'sU', 'tL', 'tU'],
-      gradFunc: (dy, saved, attrs) => {
-        const [dOut, dDot] = dy as tf.Tensor[];
-        const [A, sL, sU, tL, tU] = saved as tf.Tensor[];
-        const g = tf
-          .engine()
-          .runKernel(
-            FORMS_GRAD,
-            { A: A!, sL: sL!, sU: sU!, tL: tL!, tU: tU!, dOut: dOut!, dDot: dDot! },
-            attrs,
-          ) as tf.Tensor[];
-        return { A: () => g[0]!, sL: () => g[1]!, sU: () => g[2]!, tL: () => g[3]!, tU: () => g[4]! };
-      },
-    });
+  registerFusedGradient();
+}
+
+/**
+ * The gradient of `formsLower` on every backend that has the kernels (wasm, webgpu): its gradient
+ * kernel runs once, eagerly (each input's thunk returns its part; the backward pass's scope frees
+ * them). Idempotent.
+ */
+export function registerFusedGradient(): void {
+  if (tf.getGradient(FORMS)) return;
+  tf.registerGradient({
+    kernelName: FORMS,
+    inputsToSave: ['A', 'sL', 'sU', 'tL', 'tU'],
+    gradFunc: (dy, saved, attrs) => {
+      const [dOut, dDot] = dy as tf.Tensor[];
+      const [A, sL, sU, tL, tU] = saved as tf.Tensor[];
+      const g = tf
+        .engine()
+        .runKernel(
+          FORMS_GRAD,
+          { A: A!, sL: sL!, sU: sU!, tL: tL!, tU: tU!, dOut: dOut!, dDot: dDot! },
+          attrs,
+        ) as tf.Tensor[];
+      return { A: () => g[0]!, sL: () => g[1]!, sU: () => g[2]!, tL: () => g[3]!, tU: () => g[4]! };
+    },
+  });
 }
 
 /**
