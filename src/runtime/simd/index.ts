@@ -1,7 +1,8 @@
 /**
  * Loads the fused SIMD kernels (kernels.wat, assembled into kernels-wasm.ts) into the tfjs wasm
  * backend's memory: the module imports that memory, so the kernels read and write tensors in
- * place, by byte offset. One instance per backend memory; null where the backend exposes none.
+ * place, by byte offset. One instance per backend memory; null where the backend exposes none or
+ * shares it between threads.
  */
 import type { KernelBackend, TensorInfo } from '@tensorflow/tfjs-core';
 import { KERNELS_WASM } from './kernels-wasm.js';
@@ -59,6 +60,9 @@ const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
 export function simdKernels(backend: KernelBackend): SimdKernels | null {
   const memory = (backend as unknown as HeapBackend).wasm?.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return null;
+  // (the threaded build's memory is shared, which this module's import does not declare: the op
+  // path runs there)
+  if (typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer) return null;
   let k = instances.get(memory);
   if (!k) {
     compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
