@@ -34,7 +34,13 @@ const MARK = Symbol.for('vnet.wasmKernel');
 /** Runs wasm kernels on TensorInfos and releases every intermediate it made except the result. */
 class Scratch {
   private readonly made: TensorInfo[] = [];
-  constructor(private readonly backend: tf.KernelBackend) {}
+  constructor(readonly backend: tf.KernelBackend) {}
+
+  /** Tracks a tensor made outside `run` (released like the others). */
+  own(t: TensorInfo): TensorInfo {
+    this.made.push(t);
+    return t;
+  }
 
   run(kernel: string, inputs: Inputs, attrs: object = {}): TensorInfo {
     const k = tf.getKernel(kernel, BACKEND);
@@ -336,6 +342,38 @@ const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
   });
 };
 
+/** The sub-pixel filter G [Jh, Jw, O, sh·sw·C] of conv2dBackpropInput from W [kh, kw, C, O]. */
+function subPixelFilter(
+  s: Scratch,
+  filter: TensorInfo,
+  Jh: number,
+  Jw: number,
+  sh: number,
+  sw: number,
+): TensorInfo {
+  const [kh, kw, C, O] = filter.shape as [number, number, number, number];
+  const b = s.backend as unknown as {
+    makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+    typedArrayFromHeap(t: TensorInfo): Float32Array;
+  };
+  const G = s.own(b.makeOutput([Jh, Jw, O, sh * sw * C], filter.dtype));
+  const w = b.typedArrayFromHeap(filter);
+  const g = b.typedArrayFromHeap(G); // (after the allocation: the heap may have grown)
+  const P = sh * sw * C;
+  for (let jh = 0; jh < Jh; jh++)
+    for (let jw = 0; jw < Jw; jw++)
+      for (let o = 0; o < O; o++)
+        for (let rh = 0; rh < sh; rh++)
+          for (let rw = 0; rw < sw; rw++) {
+            const ky = (Jh - 1 - jh) * sh + rh;
+            const kx = (Jw - 1 - jw) * sw + rw;
+            const at = ((jh * Jw + jw) * O + o) * P + (rh * sw + rw) * C;
+            for (let c = 0; c < C; c++)
+              g[at + c] = ky < kh && kx < kw ? w[((ky * kw + kx) * C + c) * O + o]! : 0;
+          }
+  return G;
+}
+
 /**
  * dx of y = conv2d(x, W) (also conv2dTranspose's forward) by sub-pixel decomposition: dx row i
  * with i + pad = q·s + r receives Σ_j dy[q − j]·W[j·s + r]. Padding W to J·s taps (J = ⌈k/s⌉)
@@ -355,7 +393,7 @@ const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   };
   if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropInput on wasm supports NHWC only');
   const [B, H, W, C] = a.inputShape as [number, number, number, number];
-  const [kh, kw, , O] = filter.shape as [number, number, number, number];
+  const [kh, kw] = filter.shape as [number, number, number, number];
   const g = geometry(a.inputShape, filter.shape, a.strides, a.pad, 1, a.dimRoundingMode, false);
   const [sh, sw] = g.strides;
   const [Jh, Jw] = [Math.ceil(kh / sh), Math.ceil(kw / sw)];
@@ -364,26 +402,9 @@ const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
   const [p0, p1] = [Math.floor(g.pads[2] / sw), Math.floor((g.pads[2] + W - 1) / sw)];
   const [Qh, Qw] = [q1 - q0 + 1, p1 - p0 + 1];
   return withScratch(backend as tf.KernelBackend, (s) => {
-    // G[j'h, j'w, o, (rh, rw, c)] = W[(Jh − 1 − j'h)·sh + rh, (Jw − 1 − j'w)·sw + rw, c, o] (0 past k).
-    const wp =
-      Jh * sh > kh || Jw * sw > kw
-        ? s.run(
-            'PadV2',
-            { x: filter },
-            {
-              paddings: [
-                [0, Jh * sh - kh],
-                [0, Jw * sw - kw],
-                [0, 0],
-                [0, 0],
-              ],
-              constantValue: 0,
-            },
-          )
-        : filter;
-    const w6 = s.reshape(wp, [Jh, sh, Jw, sw, C, O]);
-    const flipped = Jh > 1 || Jw > 1 ? s.run('Reverse', { x: w6 }, { dims: [0, 2] }) : w6;
-    const G = s.reshape(s.transpose(flipped, [0, 2, 5, 1, 3, 4]), [Jh, Jw, O, sh * sw * C]);
+    // G[j'h, j'w, o, (rh, rw, c)] = W[(Jh − 1 − j'h)·sh + rh, (Jw − 1 − j'w)·sw + rw, c, o] (0 past k),
+    // one pass on the heap (the filter is small; as pad, reverse and a 6-D transpose it took ~1 ms)
+    const G = subPixelFilter(s, filter, Jh, Jw, sh, sw);
     const dyw = window2d(s, dy, q0 - Jh + 1, Qh + Jh - 1, p0 - Jw + 1, Qw + Jw - 1);
     const z = s.run(
       'Conv2D',
