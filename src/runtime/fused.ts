@@ -14,10 +14,13 @@
  *
  * `adam` — one Adam update of a parameter (train/adam.ts) as one pass instead of a dozen kernels.
  *
+ * The upper side is the same formula with the lines swapped (a⁺ takes the upper line).
+ *
  * On wasm the loops are WebAssembly SIMD (simd/kernels.wat) working in place on the backend's
  * memory; on webgpu they are WGSL programs (webgpu-kernels.ts, one dispatch per output instead of
- * one per op). The plain tfjs-op form in back.ts stays the reference: it runs on every other backend, and the
- * tests compare both, values and gradients (test/runtime/fused.test.ts). `setFused(false)` or
+ * one per op). The plain tfjs-op form in back.ts stays the reference: it runs on the other
+ * backends (cpu, tensorflow), and the tests compare both, values and gradients
+ * (test/runtime/fused.test.ts, test/backend/fused-webgpu.test.ts). `setFused(false)` or
  * VNET_FUSED=off switches the fused kernels off.
  */
 import * as tf from '@tensorflow/tfjs-core';
