@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../cli/errors.js';
+import { syncReads } from './status.js';
 import type { InputBox, InputCfg } from './types.js';
 
 const isIdentityNorm = (cfg: InputCfg): boolean =>
@@ -34,12 +35,9 @@ export function inputBox(x: tf.Tensor, eps: number | tf.Tensor1D, cfg: InputCfg)
   };
 }
 
-/** Backends whose tensors can be read synchronously (the spec is then built on the host). */
-const HOST_READ = new Set(['wasm', 'cpu', 'tensorflow']);
-
 /** Margin specification [B, K−1, K]: row i is e_y − e_j with j the i-th class ≠ y, ascending. */
 export function marginSpec(labels: tf.Tensor1D, K: number): tf.Tensor3D {
-  if (HOST_READ.has(tf.getBackend())) {
+  if (syncReads()) {
     // ten small ops (and a broadcast subtraction that wasm runs slowly) replaced by a host loop
     const y = labels.dataSync();
     const B = y.length;

@@ -24,9 +24,14 @@ export function setStatusGather(on: boolean): void {
   enabled = on;
 }
 
+/** Whether the current backend reads tensors synchronously (wasm, cpu, tensorflow; not webgpu). */
+export function syncReads(): boolean {
+  return SYNC_BACKENDS.has(tf.getBackend());
+}
+
 /** Whether the bound passes gather the live columns of each sample on the current backend. */
 export function statusGather(): boolean {
-  return enabled && SYNC_BACKENDS.has(tf.getBackend());
+  return enabled && syncReads();
 }
 
 /**
