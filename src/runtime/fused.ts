@@ -28,9 +28,10 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { heapOffset, simdKernels, type HeapBackend, type SimdKernels } from './simd/index.js';
 
 const BACKEND = 'wasm';
-const FORMS = 'VnetFormsLower';
-const FORMS_GRAD = 'VnetFormsLowerGrad';
-const ADAM = 'VnetAdam';
+/** Kernel names, registered for wasm here and for webgpu in webgpu-kernels.ts. */
+export const FORMS = 'VnetFormsLower';
+export const FORMS_GRAD = 'VnetFormsLowerGrad';
+export const ADAM = 'VnetAdam';
 
 let enabled = process.env.VNET_FUSED !== 'off';
 
@@ -47,7 +48,8 @@ export function fusedActive(): boolean {
   return b === BACKEND && tf.getKernel(FORMS, BACKEND) !== undefined && simdKernels(tf.backend()) !== null;
 }
 
-interface FormsAttrs {
+/** The attributes of FORMS and FORMS_GRAD. */
+export interface FormsAttrs {
   /** Samples B, rows per sample m, width N; whether A is shared (one [m, N] for the batch). */
   readonly B: number;
   readonly m: number;
@@ -159,7 +161,8 @@ const formsLowerGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   return outs;
 };
 
-interface AdamAttrs {
+/** The attributes of ADAM. */
+export interface AdamAttrs {
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
@@ -261,7 +264,7 @@ export function registerFusedGradient(): void {
 export function fusedFormsLower(
   A: tf.Tensor,
   lines: { sL: tf.Tensor; sU: tf.Tensor; tL: tf.Tensor; tU: tf.Tensor },
-  o: { B: number; m: number; shared: boolean; cols: readonly number[] | null; withForms: boolean },
+  o: Omit<FormsAttrs, 'N'>,
 ): [tf.Tensor2D, tf.Tensor2D] {
   const { B, m, shared } = o;
   const N = A.size / ((shared ? 1 : B) * m);

@@ -13,7 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { registerFusedGradient } from './fused.js';
+import { ADAM, FORMS, FORMS_GRAD, registerFusedGradient, type AdamAttrs, type FormsAttrs } from './fused.js';
 
 const BACKEND = 'webgpu';
 
@@ -78,15 +78,6 @@ function program(
   };
 }
 
-interface AdamAttrs {
-  readonly beta1: number;
-  readonly beta2: number;
-  readonly epsilon: number;
-  readonly stepSize: number;
-  readonly sqrtBc2: number;
-  readonly decay: number;
-}
-
 const adamKernel: KernelFunc = ({ inputs, backend, attrs }) => {
   const { p, g, m, v } = inputs as Record<string, TensorInfo>;
   const a = attrs as unknown as AdamAttrs;
@@ -118,15 +109,6 @@ const adamKernel: KernelFunc = ({ inputs, backend, attrs }) => {
     ),
   );
 };
-
-interface FormsAttrs {
-  readonly B: number;
-  readonly m: number;
-  readonly N: number;
-  readonly shared: boolean;
-  readonly cols: readonly number[] | null;
-  readonly withForms: boolean;
-}
 
 const SHAPE_UNIFORMS = 'B : i32, m : i32, N : i32, k : i32, isShared : i32, forms : i32,';
 
@@ -289,9 +271,9 @@ const formsLowerGrad: KernelFunc = ({ inputs, backend, attrs }) => {
 /** Registers the WGSL kernels for the webgpu backend (idempotent; called when it starts). */
 export function installWebgpuKernels(): void {
   for (const [kernelName, kernelFunc] of [
-    ['VnetAdam', adamKernel],
-    ['VnetFormsLower', formsLower],
-    ['VnetFormsLowerGrad', formsLowerGrad],
+    [ADAM, adamKernel],
+    [FORMS, formsLower],
+    [FORMS_GRAD, formsLowerGrad],
   ] as const)
     if (!tf.getKernel(kernelName, BACKEND))
       tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc });
