@@ -49,6 +49,12 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** The entries of `all` named by `--<name> a,b,…`, or all of them. */
+function pick<T extends string>(all: readonly T[], name: string): readonly T[] {
+  const want = arg(name)?.split(',');
+  return want ? all.filter((x) => want.includes(x)) : all;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -79,7 +85,7 @@ async function timeIt(
   return { ms: median(times), n: times.length };
 }
 
-async function child(backend: string, reps: number, quick: boolean): Promise<void> {
+async function child(backend: string, reps: number): Promise<void> {
   const tf = await import('@tensorflow/tfjs-core');
   const { initBackend } = await import('../src/runtime/backend.js');
   let info: Awaited<ReturnType<typeof initBackend>>;
@@ -104,10 +110,6 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
 
   const B = 100;
   const eps = 0.1;
-  const pick = <T extends string>(all: readonly T[], name: string): readonly T[] => {
-    const want = arg(name)?.split(',');
-    return want ? all.filter((m) => want.includes(m)) : all;
-  };
   for (const spec of process.argv.includes('--compile') ? [] : pick(SPECS, 'specs')) {
     const mod = await loadSpecModule(join(ROOT, 'specs', `${spec}.vnet`));
     const wpath = join(ROOT, 'models', `${spec}.safetensors`);
@@ -121,7 +123,6 @@ async function child(backend: string, reps: number, quick: boolean): Promise<voi
     const vars = Object.values(p);
     const eta = mod.meta.evalEta;
     for (const method of pick(METHODS, 'methods')) {
-      if (quick && method === 'crown') continue;
       const run = (): Tensor | Tensor[] | undefined => {
         switch (method) {
           case 'forward':
@@ -222,9 +223,8 @@ function parent(): void {
   const quick = process.argv.includes('--quick');
   const records: BenchRecord[] = [];
   const machines: string[] = [];
-  const want = (name: string): string[] | undefined => arg(name)?.split(',');
-  const specs = SPECS.filter((x) => want('specs')?.includes(x) ?? true);
-  const methods = METHODS.filter((m) => (want('methods')?.includes(m) ?? true) && !(quick && m === 'crown'));
+  const specs = pick(SPECS, 'specs');
+  const methods = pick(METHODS, 'methods').filter((m) => !(quick && m === 'crown'));
   /** One child process; its records, or the reason it gave none. */
   const run = (b: string, extra: string[]): { got: BenchRecord[]; why: string; peak?: string } => {
     const r = spawnSync(
@@ -306,7 +306,7 @@ function parent(): void {
 
 if (process.argv.includes('--child')) {
   const b = arg('child')!;
-  await child(b, Number(arg('reps') ?? 5), process.argv.includes('--quick'));
+  await child(b, Number(arg('reps') ?? 5));
 } else {
   parent();
 }
