@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { simdModuleSource, TS_PATH, WAT_PATH } from '../../scripts/build-simd.js';
 import type { LineStrategy } from '../../src/ir/ir.js';
 import * as rt from '../../src/runtime/index.js';
-import { fusedActive, fusedFormsLower, setFused } from '../../src/runtime/fused.js';
-import { Adam } from '../../src/runtime/train/adam.js';
+import { fusedActive, setFused } from '../../src/runtime/fused.js';
+import { adamBoth, FORMS_CASES, formsBoth } from './fused-ref.js';
 import {
   buildNet,
   paramGrads,
@@ -188,111 +188,28 @@ describe('fused kernels on wasm', () => {
 });
 
 describe('formsLower kernel', () => {
-  /** The op form of back.ts: out = (A·sm − |A|·sr)[:, cols], dot = Σ A·tm − |A|·tr. */
-  function reference(
-    A: tf.Tensor,
-    l: { sL: tf.Tensor; sU: tf.Tensor; tL: tf.Tensor; tU: tf.Tensor },
-    o: { B: number; m: number; N: number; shared: boolean; cols: number[] | null; withForms: boolean },
-  ): tf.Tensor[] {
-    const A3 = tf.reshape(A, [o.shared ? 1 : o.B, o.m, o.N]);
-    const v = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [o.B, 1, o.N]);
-    const half = (a: tf.Tensor, b: tf.Tensor, s: number): tf.Tensor => tf.mul(tf.add(a, tf.mul(b, s)), 0.5);
-    const [sm, sr, tm, tr] = [
-      half(l.sU, l.sL, 1),
-      half(l.sU, l.sL, -1),
-      half(l.tU, l.tL, 1),
-      half(l.tU, l.tL, -1),
-    ].map(v);
-    const abs = tf.abs(A3);
-    const dot = tf.sum(tf.sub(tf.mul(A3, tm!), tf.mul(abs, tr!)), 2);
-    if (!o.withForms) return [dot];
-    let out = tf.reshape(tf.sub(tf.mul(A3, sm!), tf.mul(abs, sr!)), [o.B * o.m, o.N]);
-    if (o.cols) out = tf.gather(out, tf.tensor1d(o.cols, 'int32'), 1);
-    return [out, dot];
-  }
-
-  it.each([
-    ['per sample, all columns, N = 10', false, null, true],
-    ['per sample, kept columns, N = 10', false, [0, 3, 4, 9], true],
-    ['shared forms, kept columns', true, [1, 2, 5, 6, 7], true],
-    ['dot only (the concretization)', false, null, false],
-  ] as const)('%s: values and gradients', (_, shared, cols0, withForms) => {
-    const [Bn, m, N] = [3, 4, 10];
-    const cols = cols0 === null ? null : [...cols0];
-    const rng = rt.rngFromSeed(9);
-    const rnd = (n: number, zeroEvery = 0): number[] =>
-      Array.from({ length: n }, (_, i) => (zeroEvery && i % zeroEvery === 0 ? 0 : rng.next() * 2 - 1));
-    const A = tf.tensor1d(rnd((shared ? 1 : Bn) * m * N, 3)); // every third entry exactly 0
-    const pos = (n: number): tf.Tensor => tf.tensor2d(rnd(n).map(Math.abs), [Bn, N]);
-    const lines = {
-      sL: pos(Bn * N),
-      sU: pos(Bn * N),
-      tL: tf.tensor2d(rnd(Bn * N), [Bn, N]),
-      tU: pos(Bn * N),
-    };
-    const o = { B: Bn, m, N, shared, cols, withForms };
-    const ws = withForms ? [tf.randomNormal([Bn * m, cols ? cols.length : N], 0, 1, 'float32', 3)] : [];
-    const wd = tf.randomNormal([Bn, m], 0, 1, 'float32', 4);
-    const loss = (outs: tf.Tensor[]): tf.Scalar => {
-      const dot = outs[outs.length - 1]!;
-      const s = tf.sum(tf.mul(dot, wd));
-      return (withForms ? tf.add(s, tf.sum(tf.mul(outs[0]!, ws[0]!))) : s) as tf.Scalar;
-    };
-    const inputs = [A, lines.sL, lines.sU, lines.tL, lines.tU];
-    // (without forms, sL and sU do not enter the op form: no gradient to compare)
-    const wrt = withForms ? [0, 1, 2, 3, 4] : [0, 3, 4];
-    const run = (f: (a: tf.Tensor[]) => tf.Tensor[]): { vals: Float32Array[]; grads: Float32Array[] } => {
-      const vals = tf.tidy(() => f(inputs).map((t) => t.dataSync() as Float32Array));
-      const g = tf.grads((...xs: tf.Tensor[]) => {
-        const all = [...inputs];
-        wrt.forEach((k, i) => (all[k] = xs[i]!));
-        return loss(f(all));
-      })(wrt.map((k) => inputs[k]!));
-      return { vals, grads: g.map((t) => t.dataSync() as Float32Array) };
-    };
-    const fused = run(([a, sL, sU, tL, tU]) => {
-      const [out, dot] = fusedFormsLower(a!, { sL: sL!, sU: sU!, tL: tL!, tU: tU! }, o);
-      return withForms ? [out, dot] : [dot];
-    });
-    const ref = run(([a, sL, sU, tL, tU]) => reference(a!, { sL: sL!, sU: sU!, tL: tL!, tU: tU! }, o));
-    fused.vals.forEach((v, i) => expect(relErr([v], [ref.vals[i]!]), `value ${i}`).toBeLessThan(1e-6));
-    fused.grads.forEach((g, i) => expect(relErr([g], [ref.grads[i]!]), `gradient ${i}`).toBeLessThan(1e-6));
+  it.each(FORMS_CASES)('%s: values and gradients', (_, o) => {
+    const { fused, ref, nValues } = formsBoth(o, 9);
+    const read = (ts: tf.Tensor[]): Float32Array[] => ts.map((t) => t.dataSync() as Float32Array);
+    const [f, r] = [read(fused), read(ref)];
+    f.forEach((v, i) =>
+      expect(relErr([v], [r[i]!]), `${i < nValues ? 'value' : 'gradient'} ${i}`).toBeLessThan(1e-6),
+    );
     // (the zeros of A matter: tfjs's |a|' is −1 at 0, so they take the a < 0 side, not 0)
-    expect(ref.grads[0]!.some((v, i) => i % 3 === 0 && v !== 0)).toBe(true);
-    tf.dispose([...inputs, ...ws, wd]);
+    expect(r[nValues]!.some((v, i) => i % 3 === 0 && v !== 0)).toBe(true);
+    tf.dispose([...fused, ...ref]);
   });
 });
 
 describe('fused Adam', () => {
   it('gives the same bits as the op path, with and without weight decay, odd sizes', () => {
-    const shapes: Record<string, number[]> = { w: [7, 149], b: [3] };
-    const init = (seed: number): Record<string, tf.Variable> =>
-      Object.fromEntries(
-        Object.entries(shapes).map(([k, s], i) => [
-          k,
-          tf.variable(tf.randomNormal(s, 0, 1, 'float32', seed + i)),
-        ]),
-      );
-    const [pf, po] = [init(1), init(1)];
-    const [af, ao] = [new Adam(), new Adam()];
-    for (let step = 0; step < 4; step++) {
-      const g = Object.fromEntries(
-        Object.entries(shapes).map(([k, s], i) => [k, tf.randomNormal(s, 0, 0.3, 'float32', 10 * step + i)]),
-      );
-      setFused(true);
-      af.apply(pf, g, 1e-2, { w: 0.01 });
-      setFused(false);
-      ao.apply(po, g, 1e-2, { w: 0.01 });
-      tf.dispose(Object.values(g));
-    }
-    for (const k of Object.keys(shapes)) {
-      const [a, b] = [pf[k]!.dataSync(), po[k]!.dataSync()];
+    const { fused, ops, start, steps } = adamBoth();
+    for (const k of Object.keys(fused)) {
+      const [a, b] = [fused[k]!.dataSync(), ops[k]!.dataSync()];
       expect(Array.from(a)).toEqual(Array.from(b));
+      expect(relErr([a], [start[k]!.dataSync()])).toBeGreaterThan(1e-3); // the update did something
     }
-    setFused(true);
-    expect(af.steps('w')).toBe(4);
-    tf.dispose([...Object.values(pf), ...Object.values(po)]);
-    af.dispose();
-    ao.dispose();
+    expect(steps).toBe(4);
+    tf.dispose([...Object.values(fused), ...Object.values(ops), ...Object.values(start)]);
   });
 });
