@@ -352,13 +352,10 @@ function subPixelFilter(
   sw: number,
 ): TensorInfo {
   const [kh, kw, C, O] = filter.shape as [number, number, number, number];
-  const b = s.backend as unknown as {
-    makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-    typedArrayFromHeap(t: TensorInfo): Float32Array;
-  };
+  const b = s.backend as HeapBackend;
   const G = s.own(b.makeOutput([Jh, Jw, O, sh * sw * C], filter.dtype));
-  const w = b.typedArrayFromHeap(filter);
-  const g = b.typedArrayFromHeap(G); // (after the allocation: the heap may have grown)
+  const w = b.typedArrayFromHeap(filter) as Float32Array;
+  const g = b.typedArrayFromHeap(G) as Float32Array; // (after the allocation: the heap may have grown)
   const P = sh * sw * C;
   for (let jh = 0; jh < Jh; jh++)
     for (let jw = 0; jw < Jw; jw++)
