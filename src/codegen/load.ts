@@ -48,13 +48,22 @@ export function compileSpecFile(
   return { model, outFile, text };
 }
 
-/** Compile a spec into the cache and import the generated module. */
-export async function loadSpecModule(specPath: string): Promise<GeneratedModule> {
+/**
+ * Compile a spec into the cache (`.vnet-cache/<module>-<hash>.ts`, written only when the text
+ * changed): the file that commands import, and that `vnet bundle` bundles for the browser.
+ */
+export function cacheSpecModule(specPath: string): { model: ModelIR; outFile: string } {
   const model = checkOrThrow(specPath);
   const outDir = join(VNET_ROOT, '.vnet-cache');
   mkdirSync(outDir, { recursive: true });
   const outFile = join(outDir, `${basename(model.moduleName)}-${model.specHash.slice(0, 12)}.ts`);
   const text = emitModule(model, { runtimeImport: runtimeImportFrom(outDir) });
   if (!existsSync(outFile) || readFileSync(outFile, 'utf8') !== text) writeFileAtomic(outFile, text);
+  return { model, outFile };
+}
+
+/** Compile a spec into the cache and import the generated module. */
+export async function loadSpecModule(specPath: string): Promise<GeneratedModule> {
+  const { outFile } = cacheSpecModule(specPath);
   return (await import(pathToFileURL(outFile).href)) as GeneratedModule;
 }

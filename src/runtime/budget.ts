@@ -4,6 +4,7 @@
  * samples). One budget, in MiB of float32 values, from env VNET_CROWN_BUDGET_MB (default 1 GiB).
  */
 import { UserError } from '../cli/errors.js';
+import { envVar } from './env.js';
 
 const DEFAULT_BUDGET_MB = 1024;
 
@@ -17,7 +18,7 @@ export class MemoryBudgetError extends UserError {
 
 /** The budget in float32 values (env VNET_CROWN_BUDGET_MB, MiB; default 1024). */
 export function crownBudgetFloats(): number {
-  const raw = typeof process !== 'undefined' ? process.env['VNET_CROWN_BUDGET_MB'] : undefined;
+  const raw = envVar('VNET_CROWN_BUDGET_MB');
   const mb = raw === undefined || raw === '' ? DEFAULT_BUDGET_MB : Number(raw);
   if (!(mb > 0)) throw new UserError(`VNET_CROWN_BUDGET_MB must be a positive number of MiB, got '${raw}'`);
   return (mb * 2 ** 20) / 4;

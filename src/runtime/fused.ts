@@ -25,6 +25,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { envVar } from './env.js';
 import { heapOffset, simdKernels, type HeapBackend, type SimdKernels } from './simd/index.js';
 
 const BACKEND = 'wasm';
@@ -33,7 +34,7 @@ export const FORMS = 'VnetFormsLower';
 export const FORMS_GRAD = 'VnetFormsLowerGrad';
 export const ADAM = 'VnetAdam';
 
-let enabled = process.env.VNET_FUSED !== 'off';
+let enabled = envVar('VNET_FUSED') !== 'off';
 
 /** Turns the fused kernels on (default) or off, e.g. to compare both paths in tests. */
 export function setFused(on: boolean): void {

@@ -20,6 +20,7 @@
  * permuted alongside.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { envVar } from './env.js';
 import type { Conv2dCfg } from './types.js';
 
 /**
@@ -32,7 +33,7 @@ function parseMode(v: string | undefined): WindowMode {
   return v === 'off' || v === 'always' ? v : 'auto';
 }
 
-let mode: WindowMode = parseMode(process.env['VNET_LBP_WINDOWS']);
+let mode: WindowMode = parseMode(envVar('VNET_LBP_WINDOWS'));
 
 /** Sets the windowed-forms mode (tests compare 'always' with the plain 'off' path). */
 export function setLbpWindows(m: WindowMode): void {

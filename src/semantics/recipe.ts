@@ -49,13 +49,35 @@ export const BOUND_METHODS: readonly BoundMethod[] = ['ibp', 'crown-ibp', 'lbp',
 export const LINE_STRATEGIES: readonly LineStrategy[] = ['tight', 'adaptive', 'constant'];
 export const SCHEDULE_SHAPES: readonly ScheduleShape[] = ['linear', 'smoothed'];
 
-/** Image shape and class count of each dataset. */
+/** Image shape, class count and class names (label order) of each dataset. */
 export const DATASET_INFO: Readonly<
-  Record<DatasetName, { readonly shape: readonly number[]; readonly classes: number }>
+  Record<
+    DatasetName,
+    { readonly shape: readonly number[]; readonly classes: number; readonly classNames: readonly string[] }
+  >
 > = {
-  'fashion-mnist': { shape: [1, 28, 28], classes: 10 },
-  mnist: { shape: [1, 28, 28], classes: 10 },
-  cifar10: { shape: [3, 32, 32], classes: 10 },
+  'fashion-mnist': {
+    shape: [1, 28, 28],
+    classes: 10,
+    classNames: [
+      'T-shirt/top',
+      'Trouser',
+      'Pullover',
+      'Dress',
+      'Coat',
+      'Sandal',
+      'Shirt',
+      'Sneaker',
+      'Bag',
+      'Ankle boot',
+    ],
+  },
+  mnist: { shape: [1, 28, 28], classes: 10, classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] },
+  cifar10: {
+    shape: [3, 32, 32],
+    classes: 10,
+    classNames: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'],
+  },
 };
 
 // ---------------------------------------------------------------- threat

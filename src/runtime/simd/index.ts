@@ -65,11 +65,19 @@ export function simdKernels(backend: KernelBackend): SimdKernels | null {
   if (typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer) return null;
   let k = instances.get(memory);
   if (!k) {
-    compiled ??= new WebAssembly.Module(Buffer.from(KERNELS_WASM, 'base64'));
+    compiled ??= new WebAssembly.Module(fromBase64(KERNELS_WASM));
     k = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as SimdKernels;
     instances.set(memory, k);
   }
   return k;
+}
+
+/** Bytes of a base64 string (atob: in Node and in browsers alike). */
+function fromBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
 }
 
 /** A tensor's byte offset in the backend's memory. */
