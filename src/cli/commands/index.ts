@@ -7,6 +7,8 @@ import { inspectCommand } from './inspect.js';
 import { reportCommand } from './report.js';
 import { initCommand } from './init.js';
 import { boundsCommand } from './bounds.js';
+import { importCommand } from './import.js';
+import { exportCommand } from './export.js';
 
 export const commands: readonly Command[] = [
   checkCommand,
@@ -17,4 +19,6 @@ export const commands: readonly Command[] = [
   reportCommand,
   initCommand,
   boundsCommand,
+  importCommand,
+  exportCommand,
 ];
