@@ -17,7 +17,7 @@ import { COMPILER_VERSION } from '../codegen/emit-module.js';
 import { fileError, UserError } from '../cli/errors.js';
 import { writeFileAtomic } from '../runtime/io/atomic.js';
 import { checkParamBytes } from '../runtime/io/safetensors.js';
-import type { GeneratedModule } from '../runtime/module.js';
+import { requireBlock, type GeneratedModule } from '../runtime/module.js';
 import { DATASET_INFO } from '../semantics/recipe.js';
 import { loadEvalSplit, type EvalSplit } from '../verify/model.js';
 import { parseCertificates } from '../verify/recheck.js';
@@ -148,6 +148,7 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
   const { outFile } = cacheSpecModule(o.specPath);
   const mod = (await import(pathToFileURL(outFile).href)) as GeneratedModule;
   const meta = mod.meta;
+  const recipe = requireBlock(meta, 'train', 'bundle', "the page shows samples of the recipe's data set");
   const weights = readInput(o.weightsPath, 'the weights');
   checkParamBytes(weights, o.weightsPath, meta);
 
@@ -201,7 +202,7 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
   const samplesBytes = new Uint8Array(x.buffer);
 
   const { js, metafile } = await bundleScript(outFile, o.minify ?? true);
-  const info = DATASET_INFO[meta.train.dataset];
+  const info = DATASET_INFO[recipe.dataset];
   const manifest: BundleManifest = {
     kind: 'vnet-bundle',
     format: 1,
@@ -215,7 +216,7 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
       file: BUNDLE_FILES.samples,
       count: chosen.length,
       pickable: Math.min(pickable, chosen.length),
-      dataset: meta.train.dataset,
+      dataset: recipe.dataset,
       split,
       source: basename(data.source),
       indices: chosen.map((p) => data.indices[p]!),
@@ -252,7 +253,7 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
           : 'tfjs wasm, no SIMD (older browsers)',
     );
   put(BUNDLE_FILES.weights, weights, `weights (${basename(o.weightsPath)})`);
-  put(BUNDLE_FILES.samples, samplesBytes, `${chosen.length} ${meta.train.dataset} ${split} samples`);
+  put(BUNDLE_FILES.samples, samplesBytes, `${chosen.length} ${recipe.dataset} ${split} samples`);
   if (certText !== undefined) put(BUNDLE_FILES.certificates, certText, `${certLines} certificates`);
 
   const size = (n: string): number => files.find((f) => f.name === n)!.bytes;

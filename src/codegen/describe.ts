@@ -41,14 +41,21 @@ export function describeLayer(l: Layer): string {
  * JSON with short arrays of primitives kept on one line, for readable constant tables in
  * generated code. Keys are quoted only when they are not plain identifiers.
  */
+/** A number as a TypeScript literal: JSON's form, and `Infinity` / `-Infinity` (an unbounded domain). */
+function jsonNumber(v: number): string {
+  if (Number.isNaN(v)) throw new Error('internal: NaN in codegen');
+  return Number.isFinite(v) ? JSON.stringify(v) : v > 0 ? 'Infinity' : '-Infinity';
+}
+
 export function compactJson(value: unknown, indent = 0): string {
   const pad = '  '.repeat(indent);
   const inner = '  '.repeat(indent + 1);
   if (value === undefined) return 'undefined';
+  if (typeof value === 'number' && !Number.isFinite(value)) return jsonNumber(value);
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
   if (Array.isArray(value)) {
     if (value.every((v) => v === null || typeof v !== 'object')) {
-      const flat = `[${value.map((v) => JSON.stringify(v)).join(', ')}]`;
+      const flat = `[${value.map((v) => (typeof v === 'number' ? jsonNumber(v) : JSON.stringify(v))).join(', ')}]`;
       if (flat.length <= 100) return flat;
     }
     if (value.length === 0) return '[]';

@@ -57,10 +57,10 @@ export function moduleMeta(m: ModelIR): ModuleMeta {
     activations: acts,
     params: m.params.map((p) => ({ ...p, shape: internalShape(p) })),
     paramCount: m.paramCount,
-    threat: m.threat,
-    train: m.train,
+    ...(m.threat ? { threat: m.threat } : {}),
+    ...(m.train ? { train: m.train } : {}),
     verify: m.verify,
-    evalEta: m.train.etaSchedule?.to,
+    evalEta: m.train?.etaSchedule?.to,
   };
 }
 

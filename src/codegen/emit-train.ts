@@ -1,5 +1,6 @@
 /**
- * Emits the training section of a generated module (appended at module level by emit-module.ts):
+ * Emits the training section of a generated module (appended at module level by emit-module.ts;
+ * nothing for a spec without a `train` block):
  * the spec's resolved recipe as a constant, its schedules, the loss of its training method written
  * out for that method (natural, IBP or CROWN-IBP, with the κ and β mixes of paper-notes §5), and
  * the epoch loop (clean phase with ParamRamp as LeakyReLU(η), r re-initialisation from the mean
@@ -10,7 +11,10 @@
  * Nothing from the spec is spliced as text: numbers go through `num` (finite, exact), strings
  * through JSON.stringify, identifiers are the checker's validated `ident`s.
  */
-import type { Layer, ModelIR, TrainRecipe } from '../ir/ir.js';
+import type { Layer, ModelIR, ThreatIR, TrainRecipe } from '../ir/ir.js';
+
+/** A model with both a `train` and a `threat` block (what the training section is emitted for). */
+type TrainedIR = ModelIR & { readonly train: TrainRecipe; readonly threat: ThreatIR };
 import { num } from './describe.js';
 
 /** A TypeScript literal of plain data: numbers via `num`, strings via JSON.stringify. */
@@ -27,7 +31,7 @@ function lit(v: unknown): string {
 }
 
 /** The `recipe` constant: every field of the resolved recipe, one per line, in a fixed order. */
-function recipeConstant(m: ModelIR): string {
+function recipeConstant(m: TrainedIR): string {
   const t: TrainRecipe = m.train;
   const target = m.threat.testEps.length ? Math.max(...m.threat.testEps) : m.threat.trainEps;
   const fields: [string, unknown, string][] = [
@@ -87,7 +91,7 @@ export function schedule(epoch: number, step: number, stepsPerEpoch: number, r: 
 }`;
 
 /** The loss function, written out for the spec's method. */
-function lossFunction(m: ModelIR, hasRamp: boolean): string {
+function lossFunction(m: TrainedIR, hasRamp: boolean): string {
   const head =
     'export function trainLoss(p: Params, x: tf.Tensor, y: tf.Tensor1D, st: rt.StepState): rt.LossParts {';
   if (m.train.method === 'natural') {
@@ -140,7 +144,7 @@ function lossFunction(m: ModelIR, hasRamp: boolean): string {
 }
 
 /** The epoch loop, and for ParamRamp networks the r re-initialisation it calls. */
-function trainFunction(m: ModelIR, ramps: readonly Layer[]): string {
+function trainFunction(m: TrainedIR, ramps: readonly Layer[]): string {
   const natural = m.train.method === 'natural';
   const doc = natural
     ? ['/** The epoch loop of natural training (resumes at run.startEpoch). */']
@@ -193,7 +197,9 @@ function trainFunction(m: ModelIR, ramps: readonly Layer[]): string {
  * TypeScript source of the training section of `m`'s generated module: exports `recipe`,
  * `schedule`, `trainLoss` and `train` (the `TrainProgram` part of `GeneratedModule`).
  */
-export function emitTrainSection(m: ModelIR): string {
+export function emitTrainSection(model: ModelIR): string {
+  if (model.train === undefined || model.threat === undefined) return ''; // no recipe: no trainer
+  const m = model as TrainedIR;
   const ramps = m.layers.filter((l) => l.op.kind === 'paramramp');
   return [
     `// Training: method ${JSON.stringify(m.train.method)} (paper-notes §5); run by \`vnet train\`.`,

@@ -89,7 +89,7 @@ export interface Layer {
 export interface InputIR {
   /** [C, H, W] or [N]. */
   readonly shape: Shape;
-  /** Raw value domain, e.g. [0, 1]; the L∞ ball is intersected with it. */
+  /** Raw value domain, e.g. [0, 1], or [−∞, ∞] (`domain = unbounded`); the L∞ ball is intersected with it. */
   readonly domain: readonly [number, number];
   /** Per-channel normalisation applied inside the network: (x − mean) / std. Length C (or 1). */
   readonly mean: readonly number[];
@@ -155,8 +155,10 @@ export interface ModelIR {
   readonly layers: readonly Layer[];
   readonly params: readonly ParamSpec[];
   readonly paramCount: number;
-  readonly threat: ThreatIR;
-  readonly train: TrainRecipe;
+  /** Absent when the spec has no `threat` block (bounds and verification with an explicit ε). */
+  readonly threat?: ThreatIR;
+  /** Absent when the spec has no `train` block (a network to bound or verify, e.g. imported from ONNX). */
+  readonly train?: TrainRecipe;
   readonly verify: VerifyConfig;
 }
 

@@ -129,11 +129,15 @@ export function backLast(
 const dot = (A: tf.Tensor, v: tf.Tensor): tf.Tensor =>
   tf.reshape(tf.matMul(A as tf.Tensor2D, tf.reshape(v, [-1, 1]) as tf.Tensor2D), [-1]);
 
+/** Float one-hot rows of `idx` (int32) over `n` classes; also for n = 1 (tf.oneHot needs depth ≥ 2). */
+const oneHotF = (idx: tf.Tensor, n: number): tf.Tensor =>
+  n === 1 ? tf.ones([...idx.shape, 1]) : tf.cast(tf.oneHot(idx as tf.Tensor1D, n), 'float32');
+
 /** A sample's forms over all N neurons (gathered ones scattered back by an exact one-hot product). */
 function fullWidth(c: Cols, N: number): tf.Tensor2D {
   if (c.idx === null) return c.t;
   if (c.t.shape[1] === 0) return tf.zeros([c.t.shape[0], N]);
-  return tf.matMul(c.t, tf.cast(tf.oneHot(c.idx, N), 'float32') as tf.Tensor2D);
+  return tf.matMul(c.t, oneHotF(c.idx, N) as tf.Tensor2D);
 }
 
 /** Sample b's full-width lower and upper forms [rows, N] (upper null when lowerOnly). */
@@ -175,7 +179,7 @@ function toDense(f: BackState, mapShape: readonly number[]): BackState & { forms
       shaped(
         cols.shape[0] === 0
           ? tf.zeros([A.shape[0]!, N])
-          : tf.matMul(A as tf.Tensor2D, tf.cast(tf.oneHot(cols, N), 'float32') as tf.Tensor2D),
+          : tf.matMul(A as tf.Tensor2D, oneHotF(cols, N) as tf.Tensor2D),
       );
     const AL = full(F.AL);
     const AU = F.AU === null ? null : F.AU === F.AL ? AL : full(F.AU);
@@ -616,10 +620,7 @@ export function crownLayer(
         const { A, geom } = windowedIdentity(shape, start, q);
         forms = { kind: 'windowed', AL: A, AU: lowerOnly ? null : A, geom };
       } else {
-        const I = tf.reshape(tf.cast(tf.oneHot(tf.range(start, start + q, 1, 'int32'), n), 'float32'), [
-          q,
-          ...shape,
-        ]);
+        const I = tf.reshape(oneHotF(tf.range(start, start + q, 1, 'int32'), n), [q, ...shape]);
         forms = { kind: 'dense', AL: I, AU: lowerOnly ? null : I, cols: null };
       }
       const f = chain({
@@ -700,7 +701,7 @@ function windowedIdentity(
     ox[r] = Math.floor(i / C) % W;
     ch[r] = i % C;
   }
-  const A = tf.reshape(tf.cast(tf.oneHot(tf.tensor1d(ch, 'int32'), C), 'float32'), [q, 1, 1, C]);
+  const A = tf.reshape(oneHotF(tf.tensor1d(ch, 'int32'), C), [q, 1, 1, C]);
   // whole positions (every channel of each): the C rows of a position share its window
   const group = start % C === 0 && q % C === 0 ? C : 1;
   return { A, geom: { map: [H, W, C], y: { size: 1, off: oy }, x: { size: 1, off: ox }, group } };

@@ -3,6 +3,7 @@
  * benchmark load a generated module (dynamic import) and use it only through this interface.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import { UserError } from '../cli/errors.js';
 import type { ParamSpec, Shape, ThreatIR, TrainRecipe, VerifyConfig, OpKind } from '../ir/ir.js';
 import type { BoundMethod, BoundOptions, BoundResult, InputBox, InputCfg, RunOptions } from './types.js';
 import type { LossParts } from './train/loss.js';
@@ -44,8 +45,8 @@ export interface ModuleMeta {
   readonly activations: readonly string[];
   readonly params: readonly ParamMeta[];
   readonly paramCount: number;
-  readonly threat: ThreatIR;
-  readonly train: TrainRecipe;
+  readonly threat?: ThreatIR;
+  readonly train?: TrainRecipe;
   readonly verify: VerifyConfig;
   /** η used at evaluation: the η schedule's end value if the recipe has one, else undefined. */
   readonly evalEta?: number;
@@ -83,4 +84,29 @@ export interface GeneratedModule extends Partial<TrainProgram> {
   crownIbp(p: ParamSet, box: InputBox, o?: BoundOptions): BoundResult;
   crownLbp(p: ParamSet, box: InputBox, o?: BoundOptions): BoundResult;
   crown(p: ParamSet, box: InputBox, o?: BoundOptions): BoundResult;
+}
+
+/** What each optional block gives a command, for the error when it is missing. */
+const BLOCK_HELP: Readonly<Record<'train' | 'threat', string>> = {
+  train: 'add `train { dataset = fashion-mnist }` (and a `threat` block)',
+  threat: 'add `threat { train_eps = 0.1  test_eps = [0.1] }`',
+};
+
+/**
+ * The spec's `train` or `threat` block, for a command that needs it; a UserError naming the
+ * missing block and the command otherwise (`why`: what the command uses it for, `alt`: a way around).
+ */
+export function requireBlock<K extends 'train' | 'threat'>(
+  meta: ModuleMeta,
+  block: K,
+  command: string,
+  why: string,
+  alt?: string,
+): NonNullable<ModuleMeta[K]> {
+  const v = meta[block];
+  if (v !== undefined) return v as NonNullable<ModuleMeta[K]>;
+  throw new UserError(
+    `${meta.sourcePath}: the spec has no '${block}' block, which \`vnet ${command}\` needs (${why})`,
+    [...(alt ? [alt] : []), BLOCK_HELP[block]],
+  );
 }

@@ -3,6 +3,10 @@
  * by its own module; this file only dispatches, reports unknown, duplicate, misnamed and missing
  * blocks, and assembles the IR. Blocks are checked even when another one has errors, so a single
  * run reports every problem; the IR is built only when nothing was reported as an error.
+ *
+ * Only `network` is required: a spec used to compute bounds or to verify needs neither `threat` nor
+ * `train` (the commands that need one say so, src/runtime/module.ts `requireBlock`); a `train`
+ * block needs a `threat` block (its ε ramp ends at `train_eps`).
  */
 import type { ModelIR } from '../ir/ir.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
@@ -16,8 +20,8 @@ import { didYouMean } from './values.js';
 /** The top-level blocks, with the help shown when a required one is missing. */
 const BLOCKS: Readonly<Record<string, { readonly required: boolean; readonly example: string }>> = {
   network: { required: true, example: 'network my_net { input = 1x28x28  classes = 10  layers { ... } }' },
-  threat: { required: true, example: 'threat { train_eps = 0.1 }' },
-  train: { required: true, example: 'train { dataset = fashion-mnist }' },
+  threat: { required: false, example: 'threat { train_eps = 0.1 }' },
+  train: { required: false, example: 'train { dataset = fashion-mnist }' },
   verify: { required: false, example: 'verify { methods = [ibp, crown-ibp] }' },
 };
 
@@ -57,6 +61,14 @@ export function check(program: Program, info: ModuleInfo, bag: DiagnosticBag): M
   for (const [kind, { required, example }] of Object.entries(BLOCKS))
     if (required && !blocks.has(kind))
       bag.report(Diag.MissingBlock, end, [kind], { help: [`add \`${example}\``] });
+  const trainAt = blocks.get('train');
+  if (trainAt && !blocks.has('threat'))
+    bag.report(Diag.MissingBlock, end, ['threat'], {
+      help: [
+        `the 'train' block needs it (its ε ramp ends at train_eps): add \`${BLOCKS['threat']!.example}\``,
+      ],
+      related: [{ message: "the 'train' block is", span: trainAt.keyword.span }],
+    });
 
   const net = blocks.get('network');
   const facts = net
@@ -77,7 +89,8 @@ export function check(program: Program, info: ModuleInfo, bag: DiagnosticBag): M
   const verify = checkVerify(verifyBlock?.entries, verifyBlock?.keyword.span ?? end, bag);
 
   const network = facts.network;
-  if (bag.hasErrors || !network || !threat || !train || !verify) return undefined;
+  if (bag.hasErrors || !network || (threatBlock && !threat) || (trainBlock && !train) || !verify)
+    return undefined;
   return {
     name: network.name,
     moduleName: info.moduleName,
@@ -88,8 +101,8 @@ export function check(program: Program, info: ModuleInfo, bag: DiagnosticBag): M
     layers: network.layers,
     params: network.params,
     paramCount: countParams(network.params),
-    threat,
-    train,
+    ...(threat ? { threat } : {}),
+    ...(train ? { train } : {}),
     verify,
   };
 }

@@ -62,8 +62,9 @@ const inputShape: Reader<Shape> = (e, what, bag) => {
   return e.dims;
 };
 
-/** `[low, high]` with low < high. */
+/** `[low, high]` with low < high, or `unbounded` (the whole real line: [-∞, ∞]). */
 const domain: Reader<[number, number]> = (e, what, bag) => {
+  if (e.kind === 'Ident' && e.text === 'unbounded') return [-Infinity, Infinity];
   const v = listOf(anyNumber, 0, '[0, 1]')(e, what, bag);
   if (v === undefined) return undefined;
   if (v.length !== 2 || !(v[0]! < v[1]!)) {
@@ -98,7 +99,7 @@ export const networkSchema = {
   }),
   domain: valueOption('domain', domain, {
     default: [0, 1] as [number, number],
-    doc: 'range of raw input values; the L∞ ball is clipped to it',
+    doc: 'range of raw input values, `[lo, hi]` or `unbounded`; the L∞ ball is clipped to it',
   }),
   mean: valueOption('mean', listOf(anyNumber, 1, '[0.5]'), {
     default: [0],
@@ -108,7 +109,7 @@ export const networkSchema = {
     default: [1],
     doc: 'per-channel std dividing inside the network (length C or 1, each > 0)',
   }),
-  classes: valueOption('classes', num({ integer: true, min: 2, max: MAX_SIZE }), {
+  classes: valueOption('classes', num({ integer: true, min: 1, max: MAX_SIZE }), {
     doc: 'number of classes K (the last layer is a dense with K outputs)',
   }),
   layers: layersOption,

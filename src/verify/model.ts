@@ -4,6 +4,7 @@
  * (re-exported here), which has no file access.
  */
 import type { GeneratedModule, ModuleMeta, ParamSet } from '../runtime/module.js';
+import { requireBlock } from '../runtime/module.js';
 import { loadSpecModule } from '../codegen/load.js';
 import { loadParams } from '../runtime/io/safetensors.js';
 import { loadDataset, subset, validationSplit } from '../runtime/io/datasets.js';
@@ -36,11 +37,23 @@ export interface LoadedSplit extends EvalData {
  */
 export async function loadEvalSplit(
   meta: ModuleMeta,
-  opts: { readonly dir?: string; readonly split: EvalSplit; readonly limit?: number },
+  opts: {
+    readonly dir?: string;
+    readonly split: EvalSplit;
+    readonly limit?: number;
+    readonly command?: string;
+  },
 ): Promise<LoadedSplit> {
+  const recipe = requireBlock(
+    meta,
+    'train',
+    opts.command ?? 'verify',
+    'it evaluates on the data set of the recipe',
+    'for given inputs use `vnet bounds --input X.json --eps E`',
+  );
   const common = { expectShape: meta.input.shape, ...(opts.dir !== undefined ? { dir: opts.dir } : {}) };
   if (opts.split === 'test') {
-    const ds = await loadDataset(meta.train.dataset, {
+    const ds = await loadDataset(recipe.dataset, {
       ...common,
       split: 'test',
       ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
@@ -52,14 +65,19 @@ export async function loadEvalSplit(
       source: ds.source,
     };
   }
-  const train = await loadDataset(meta.train.dataset, { ...common, split: 'train' });
-  const { val } = validationSplit(train.n, meta.train.valSplit, meta.train.seed);
+  const train = await loadDataset(recipe.dataset, { ...common, split: 'train' });
+  const { val } = validationSplit(train.n, recipe.valSplit, recipe.seed);
   if (val.length === 0) {
     throw new UserError(
-      `the recipe holds out no validation data (val_split = ${meta.train.valSplit}); use --split test`,
+      `the recipe holds out no validation data (val_split = ${recipe.valSplit}); use --split test`,
     );
   }
   const idx = opts.limit !== undefined ? val.slice(0, opts.limit) : val;
   const ds = subset(train, idx);
   return { x: ds.x, labels: ds.y, indices: idx, source: ds.source };
 }
+
+/** The spec's test ε list (the default radii of verify, inspect and report), or a UserError naming the block. */
+export const testEpsOf = (meta: ModuleMeta, command: string): readonly number[] =>
+  requireBlock(meta, 'threat', command, "its default radii are the threat block's test_eps", 'or pass --eps')
+    .testEps;

@@ -197,7 +197,7 @@ async function run(mod: GeneratedModule, api: PageApi): Promise<void> {
   fact(facts, 'parameters', meta.paramCount.toLocaleString('en-US'));
   fact(facts, 'input', `${meta.input.shape.join('×')}, domain [${meta.input.domain.join(', ')}]`);
   fact(facts, 'classes', String(meta.classes));
-  fact(facts, 'test ε', meta.threat.testEps.join(', '));
+  fact(facts, 'test ε', meta.threat ? meta.threat.testEps.join(', ') : '— (no threat block)');
   fact(
     facts,
     'weights',
@@ -242,7 +242,7 @@ async function run(mod: GeneratedModule, api: PageApi): Promise<void> {
 
   // controls
   const epsIn = $<HTMLInputElement>('eps');
-  epsIn.value = String(meta.threat.testEps[0] ?? 0);
+  epsIn.value = String(meta.threat?.testEps[0] ?? 0);
   const methodSel = $<HTMLSelectElement>('method');
   for (const m of BOUND_METHODS) methodSel.add(new Option(METHOD_LABEL[m], m, m === 'ibp', m === 'ibp'));
   const linesSel = $<HTMLSelectElement>('lines');
@@ -572,7 +572,7 @@ async function run(mod: GeneratedModule, api: PageApi): Promise<void> {
   // a result without a click: the first sample at the first test ε with IBP
   const first = await certify({
     sample: 0,
-    eps: meta.threat.testEps[0] ?? 0,
+    eps: meta.threat?.testEps[0] ?? 0,
     method: 'ibp',
     lines: meta.verify.lines,
   });

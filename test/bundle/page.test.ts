@@ -78,7 +78,7 @@ describe.skipIf(!existsSync(CHROMIUM))('vnet bundle page in headless chromium', 
   beforeAll(async () => {
     await initBackend('wasm');
     ({ mod, params } = await loadNetwork(SPEC, WEIGHTS));
-    eps = mod.meta.threat.testEps[0]!;
+    eps = mod.meta.threat!.testEps[0]!;
     dir = mkdtempSync(join(tmpdir(), 'vnet-bundle-'));
     // certificates for 6 samples (2 more than the page offers: they must be bundled too)
     const data = await loadEvalSplit(mod.meta, { split: 'test', dir: DATA, limit: 6 });

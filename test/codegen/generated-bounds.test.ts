@@ -102,7 +102,16 @@ beforeAll(async () => {
     const n = c! * h! * w!;
     const xTorch = Float64Array.from({ length: B * n }, () => (r() < 0.3 ? 0 : r()));
     const x = tf.tensor(chwToHwc(Float32Array.from(xTorch), c!, h!, w!), [B, ...mod.meta.inputCfg.shape]);
-    cases[name] = { model: model!, mod, p, torch, xTorch, x, labels: [3, 7, 0], eps: model!.threat.trainEps };
+    cases[name] = {
+      model: model!,
+      mod,
+      p,
+      torch,
+      xTorch,
+      x,
+      labels: [3, 7, 0],
+      eps: model!.threat!.trainEps,
+    };
   }
 });
 

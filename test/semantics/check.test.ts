@@ -53,8 +53,8 @@ describe('defaults', () => {
         'threat { train_eps = 0.1 }\ntrain { dataset = mnist  optimizer = adam(lr: 1e-3)  eps_schedule { length = 5 }\n' +
         '  eta_schedule { to = 0.001 } }\nverify { pgd { restarts = 1 } }',
     );
-    expect(m.train.optimizer).toEqual({ kind: 'adam', lr: 1e-3, weightDecay: 0 });
-    expect(m.train.epsSchedule).toEqual({ start: 10, length: 5, shape: 'linear' });
+    expect(m.train!.optimizer).toEqual({ kind: 'adam', lr: 1e-3, weightDecay: 0 });
+    expect(m.train!.epsSchedule).toEqual({ start: 10, length: 5, shape: 'linear' });
     expect(m.verify.pgd).toEqual({ steps: 200, restarts: 1, stepSize: 0.01 });
     // eta_schedule defaults (paper MNIST: 0.01 -> 0 from epoch 70 over 71 epochs, smoothed); no slope layer → error
     expect(
@@ -66,7 +66,7 @@ describe('defaults', () => {
       net('flatten\ndense(20)\nparamramp(0.01)\ndense(10)') +
         'threat { train_eps = 0.1 }\ntrain { dataset = mnist eta_schedule { } }',
     );
-    expect(ramp.train.etaSchedule).toEqual({ from: 0.01, to: 0, start: 70, length: 71, shape: 'smoothed' });
+    expect(ramp.train!.etaSchedule).toEqual({ from: 0.01, to: 0, start: 70, length: 71, shape: 'smoothed' });
   });
 
   it('accepts a bare `adam`, strings for names, a single number for a range', () => {
@@ -74,8 +74,8 @@ describe('defaults', () => {
       net('flatten\ndense(10)') +
         'threat { train_eps = 0.1 }\ntrain { dataset = "mnist" optimizer = adam kappa = 0.5 }',
     );
-    expect(m.train.optimizer).toEqual({ kind: 'adam', lr: 5e-4, weightDecay: 0 });
-    expect(m.train.kappa).toEqual([0.5, 0.5]);
+    expect(m.train!.optimizer).toEqual({ kind: 'adam', lr: 5e-4, weightDecay: 0 });
+    expect(m.train!.kappa).toEqual([0.5, 0.5]);
   });
 
   it('names the module after the file and hashes the text', () => {
@@ -266,7 +266,7 @@ describe('threat, train and verify', () => {
         'threat { train_eps = 0.1 }\ntrain { dataset = mnist eta_schedule { from = 0.01 } }',
     );
     expect(r.diagnostics.map((d) => [d.code, d.severity])).toEqual([[4008, 'warning']]);
-    expect(r.model?.train.etaSchedule?.from).toBe(0.01);
+    expect(r.model?.train!.etaSchedule?.from).toBe(0.01);
   });
 
   it('reports errors of every block in one run', () => {

@@ -109,7 +109,7 @@ describe('shipped specs', () => {
       mean: [0.4914, 0.4822, 0.4465],
       std: [0.2023, 0.1994, 0.201],
     });
-    expect(m.threat.trainEps).toBeCloseTo(8.8 / 255, 12);
+    expect(m.threat!.trainEps).toBeCloseTo(8.8 / 255, 12);
     expect(m.train).toMatchObject({
       dataset: 'cifar10',
       batchSize: 1024,
@@ -127,7 +127,7 @@ describe('shipped specs', () => {
       ['paramramp3.r', 'paramramp3_r', [100]],
     ]);
     expect(m.paramCount).toBe(load('fmnist-dm-small-relu').paramCount + 16 * 13 * 13 + 32 * 10 * 10 + 100);
-    expect(m.train.etaSchedule).toEqual({ from: 0.01, to: 0, start: 20, length: 12, shape: 'smoothed' });
+    expect(m.train!.etaSchedule).toEqual({ from: 0.01, to: 0, start: 20, length: 12, shape: 'smoothed' });
     expect(m.layers.filter((l) => l.op.kind === 'paramramp').map((l) => l.op)).toEqual(
       Array(3).fill({ kind: 'paramramp', eta: 0.01 }),
     );
@@ -142,7 +142,7 @@ describe('shipped specs', () => {
         l.outShape,
       ]);
     expect(arch(relu)).toEqual(arch(ramp));
-    const { etaSchedule, ...rest } = ramp.train;
+    const { etaSchedule, ...rest } = ramp.train!;
     expect(etaSchedule).toBeDefined();
     expect(relu.train).toEqual(rest);
     expect(relu.threat).toEqual(ramp.threat);

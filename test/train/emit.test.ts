@@ -66,7 +66,7 @@ describe('emitTrainSection', () => {
   });
 
   it('rejects non-finite numbers instead of emitting them', () => {
-    const bad: ModelIR = { ...tiny, train: { ...tiny.train, lrFactor: Number.NaN } };
+    const bad: ModelIR = { ...tiny, train: { ...tiny.train!, lrFactor: Number.NaN } };
     expect(() => emitTrainSection(bad)).toThrow(/non-finite/);
   });
 

@@ -8,6 +8,8 @@ import { reportCommand } from './report.js';
 import { initCommand } from './init.js';
 import { boundsCommand } from './bounds.js';
 import { bundleCommand } from './bundle.js';
+import { importCommand } from './import.js';
+import { exportCommand } from './export.js';
 
 export const commands: readonly Command[] = [
   checkCommand,
@@ -19,4 +21,6 @@ export const commands: readonly Command[] = [
   initCommand,
   boundsCommand,
   bundleCommand,
+  importCommand,
+  exportCommand,
 ];

@@ -13,7 +13,7 @@ import { BACKEND_FLAG, startBackend } from './verify.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'out', type: 'string', help: 'safetensors file to write (required)' },
-  { name: 'seed', type: 'number', help: "random seed (default: the spec's train seed)" },
+  { name: 'seed', type: 'number', help: "random seed (default: the spec's train seed, else 0)" },
   { name: 'force', type: 'bool', help: 'overwrite an existing --out file' },
   BACKEND_FLAG,
 ];
@@ -38,7 +38,7 @@ async function run(argv: readonly string[]): Promise<number> {
   await startBackend(a);
   const mod = await loadSpecModule(specPath);
   const meta = mod.meta;
-  const seed = seedFlag ?? meta.train.seed;
+  const seed = seedFlag ?? meta.train?.seed ?? 0;
   const params = mod.initParams(seed);
   await saveParamsAsync(out, meta, params, { seed: String(seed), init: 'pytorch-default' });
   Object.values(params).forEach((v) => v.dispose());

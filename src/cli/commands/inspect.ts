@@ -8,7 +8,7 @@ import { flagBool, flagString, parseArgs, requireFlag, usage, type FlagSpec } fr
 import { UserError } from '../errors.js';
 import { formatStatusTable } from '../../verify/format.js';
 import { neuronStatus, type StatusMethod } from '../../verify/inspect.js';
-import { evalOptions, loadEvalSplit, loadNetwork } from '../../verify/model.js';
+import { evalOptions, loadEvalSplit, loadNetwork, testEpsOf } from '../../verify/model.js';
 import type { LayerStatus } from '../../verify/status.js';
 import { BACKEND_FLAG, intFlag, parseEps, startBackend } from './verify.js';
 
@@ -58,8 +58,9 @@ async function run(argv: readonly string[]): Promise<number> {
   await startBackend(a);
   const { mod, params } = await loadNetwork(specPath, weightsPath);
   const meta = mod.meta;
-  const eps = epsText !== undefined ? parseEps(epsText) : Math.max(...meta.threat.testEps);
+  const eps = epsText !== undefined ? parseEps(epsText) : Math.max(...testEpsOf(meta, 'inspect'));
   const data = await loadEvalSplit(meta, {
+    command: 'inspect',
     split,
     ...(dir !== undefined ? { dir } : {}),
     ...(limit !== undefined ? { limit } : {}),

@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { RunDir } from '../../runtime/train/rundir.js';
 import { boundGap, GAP_EPS } from '../../verify/gap.js';
 import { neuronStatus } from '../../verify/inspect.js';
-import { evalOptions, loadEvalSplit, loadNetwork } from '../../verify/model.js';
+import { evalOptions, loadEvalSplit, loadNetwork, testEpsOf } from '../../verify/model.js';
 import {
   chartJsSource,
   renderReport,
@@ -149,12 +149,13 @@ async function run(argv: readonly string[]): Promise<number> {
     const o = evalOptions(meta);
     const dataDir = flagString(a, 'data');
     const data = await loadEvalSplit(meta, {
+      command: 'report',
       split: 'test',
       limit: Math.max(statusImages, gapImages, 1),
       ...(dataDir !== undefined ? { dir: dataDir } : {}),
     });
     const per = meta.inputCfg.shape.reduce((x, y) => x * y, 1);
-    const eps = Math.max(...meta.threat.testEps);
+    const eps = Math.max(...testEpsOf(meta, 'report'));
     if (needStatus) {
       const sub = {
         x: data.x.subarray(0, statusImages * per),

@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Command } from '../command.js';
+import { requireBlock } from '../../runtime/module.js';
 import { flagBool, flagNumber, flagString, parseArgs, usage, type FlagSpec } from '../args.js';
 import { UserError } from '../errors.js';
 import { loadSpecModule } from '../../codegen/load.js';
@@ -59,6 +60,8 @@ const SUMMARY = [
 
 /** The generated trainer of a module, or a UserError if the module has none. */
 function trainerOf(mod: GeneratedModule, spec: string): TrainProgram {
+  requireBlock(mod.meta, 'train', 'train', 'it holds the training recipe');
+  requireBlock(mod.meta, 'threat', 'train', 'its train_eps ends the ε ramp');
   const { recipe, schedule, trainLoss, train } = mod;
   if (!recipe || !schedule || !trainLoss || !train)
     throw new UserError(`${spec}: the generated module has no trainer (was it compiled by an older vnet?)`);

@@ -22,11 +22,19 @@ import { ProgressBar } from '../progress.js';
 import { closest } from '../../util/suggest.js';
 import type { BoundMethod, LineStrategy } from '../../ir/ir.js';
 import type { ModuleMeta } from '../../runtime/module.js';
+import { requireBlock } from '../../runtime/module.js';
 import { BACKEND_NAMES, initBackend, type BackendName } from '../../runtime/backend.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { evaluate, type EvalReport, type ResultRow, type SoundnessViolation } from '../../verify/evaluate.js';
 import { certificateLines, formatVerifyTable, formatViolations } from '../../verify/format.js';
-import { evalOptions, loadEvalSplit, loadNetwork, verifiable, type EvalSplit } from '../../verify/model.js';
+import {
+  evalOptions,
+  loadEvalSplit,
+  loadNetwork,
+  testEpsOf,
+  verifiable,
+  type EvalSplit,
+} from '../../verify/model.js';
 import { pgdStepSize } from '../../verify/pgd.js';
 
 export const BOUND_METHODS: readonly BoundMethod[] = ['ibp', 'crown-ibp', 'lbp', 'crown-lbp', 'crown'];
@@ -181,7 +189,7 @@ export function verifyJson(r: EvalReport, c: VerifyContext): VerifyJson {
     network: c.meta.name,
     specHash: c.meta.specHash,
     weights: c.weightsPath,
-    dataset: c.meta.train.dataset,
+    dataset: c.meta.train!.dataset,
     split: c.split,
     source: c.source,
     n: r.n,
@@ -213,7 +221,7 @@ export function reportVerify(r: EvalReport, c: VerifyContext, io: VerifyIo = pro
         ? `PGD ${c.pgd.steps} steps × ${c.pgd.restarts} restarts, step ${c.pgd.stepSize.join('/')}`
         : 'PGD off';
     io.out(
-      `${c.meta.name}: ${r.n} ${c.meta.train.dataset} ${c.split} samples, ${pgdText}${eta} (${c.seconds.toFixed(1)} s)\n`,
+      `${c.meta.name}: ${r.n} ${c.meta.train!.dataset} ${c.split} samples, ${pgdText}${eta} (${c.seconds.toFixed(1)} s)\n`,
     );
     io.out(formatVerifyTable(r.rows) + '\n');
     for (const row of r.rows.filter((x) => x.refused !== undefined))
@@ -261,12 +269,19 @@ async function run(argv: readonly string[]): Promise<number> {
   await startBackend(a);
   const { mod, params } = await loadNetwork(specPath, weightsPath);
   const meta = mod.meta;
-  const epsList = eps ?? meta.threat.testEps;
+  const dataset = requireBlock(
+    meta,
+    'train',
+    'verify',
+    'it evaluates on the data set of the recipe',
+    'for given inputs use `vnet bounds --input X.json --eps E`',
+  ).dataset;
+  const epsList = eps ?? testEpsOf(meta, 'verify');
   const pgd = {
     steps: steps ?? meta.verify.pgd.steps,
     restarts: restarts ?? meta.verify.pgd.restarts,
     seed,
-    stepSize: epsList.map((e) => pgdStepSize(stepFlag ?? meta.verify.pgd.stepSize, e, meta.train.dataset)),
+    stepSize: epsList.map((e) => pgdStepSize(stepFlag ?? meta.verify.pgd.stepSize, e, dataset)),
   };
   const data = await loadEvalSplit(meta, {
     split,
