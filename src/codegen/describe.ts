@@ -5,36 +5,15 @@
  * come from outside (paths) only ever appear through JSON.stringify.
  */
 import type { Layer, Shape } from '../ir/ir.js';
+import { opDef } from '../ops/index.js';
 
-/** A finite number as a TypeScript literal (round-trips exactly). */
-export function num(n: number): string {
-  if (!Number.isFinite(n)) throw new Error(`internal: non-finite number ${n} in codegen`);
-  return Object.is(n, -0) ? '0' : String(n);
-}
+export { num } from './literal.js';
 
 export const shapeText = (s: Shape): string => (s.length === 0 ? 'scalar' : s.join('x'));
 
 /** One-line description of a layer, rebuilt from the IR (e.g. `conv2d(16, kernel 4x4, stride 2, pad 1)`). */
 export function describeLayer(l: Layer): string {
-  const op = l.op;
-  switch (op.kind) {
-    case 'dense':
-      return `dense(${op.out})`;
-    case 'conv2d': {
-      const [t, b, lft, r] = op.padding;
-      const pad = t === b && b === lft && lft === r ? `${t}` : `[${op.padding.join(', ')}]`;
-      const st = op.stride[0] === op.stride[1] ? `${op.stride[0]}` : op.stride.join('x');
-      return `conv2d(${op.out}, kernel ${op.kernel.join('x')}, stride ${st}, padding ${pad})`;
-    }
-    case 'flatten':
-      return 'flatten';
-    case 'relu':
-      return 'relu';
-    case 'leaky_relu':
-      return `leaky_relu(${num(op.slope)})`;
-    case 'paramramp':
-      return `paramramp(eta ${num(op.eta)})`;
-  }
+  return opDef(l.op.kind).describe(l.op);
 }
 
 /**

@@ -17,9 +17,11 @@ import { IndentationText, NewLineKind, Project, QuoteKind, StructureKind } from 
 import type { CodeBlockWriter, StatementStructures, WriterFunction } from 'ts-morph';
 import type { Layer, ModelIR, ParamSpec } from '../ir/ir.js';
 import { isActivation } from '../ir/ir.js';
+import { opDef } from '../ops/index.js';
+import type { EmitNode, OpDef } from '../ops/op.js';
 import { internalActShape, internalShape } from '../runtime/layout.js';
 import type { ModuleMeta } from '../runtime/module.js';
-import { compactJson, describeLayer, num, shapeText } from './describe.js';
+import { compactJson, describeLayer, shapeText } from './describe.js';
 import { emitTrainSection } from './emit-train.js';
 
 export const COMPILER_VERSION = '0.1.0';
@@ -46,13 +48,14 @@ export function moduleMeta(m: ModelIR): ModuleMeta {
       std: m.input.std,
     },
     classes: m.classes,
-    layers: m.layers.map((l) => ({
+    layers: m.layers.map((l, i) => ({
       name: l.name,
       kind: l.op.kind,
       inShape: l.inShape,
       outShape: l.outShape,
       line: l.origin.line,
       params: l.params.map((p) => p.name),
+      ...(isLink(m, i) ? {} : { inputs: l.inputs }),
     })),
     activations: acts,
     params: m.params.map((p) => ({ ...p, shape: internalShape(p) })),
@@ -71,6 +74,12 @@ const paramOf = (l: Layer, role: ParamSpec['role']): string | undefined => {
 const weightOf = (l: Layer): string => paramOf(l, 'dense.weight') ?? paramOf(l, 'conv.weight')!;
 const biasOf = (l: Layer): string => paramOf(l, 'bias') ?? 'undefined';
 
+/** Is node i fed by exactly the node before it (or the input, for the first)? */
+function isLink(m: ModelIR, i: number): boolean {
+  const l = m.layers[i]!;
+  return l.inputs.length === 1 && l.inputs[0] === (i === 0 ? 'input' : m.layers[i - 1]!.name);
+}
+
 /** `// name: description -> out shape  [path:line]` */
 function layerComment(m: ModelIR, l: Layer): string {
   return `// ${l.name}: ${describeLayer(l)} -> ${shapeText(l.outShape)}  [${pathText(m.sourcePath)}:${l.origin.line}]`;
@@ -79,6 +88,43 @@ function layerComment(m: ModelIR, l: Layer): string {
 /** A path as comment text: verbatim when plain, else as a JSON string (never raw user text). */
 function pathText(path: string): string {
   return /^[\w./-]+$/.test(path) ? path : JSON.stringify(path);
+}
+
+/** Names around the nodes of one model: identifiers of inputs, the node a name refers to. */
+class Graph {
+  readonly byName: ReadonlyMap<string, Layer>;
+  /** Every node is fed by the one before it: today's sequential code (nested `through_`). */
+  readonly chain: boolean;
+  readonly acts: readonly Layer[];
+  readonly auxNodes: readonly Layer[];
+  constructor(readonly m: ModelIR) {
+    this.byName = new Map(m.layers.map((l) => [l.name, l]));
+    this.chain = m.layers.every((_, i) => isLink(m, i));
+    this.acts = m.layers.filter((l) => opDef(l.op.kind).activation !== undefined);
+    this.auxNodes = m.layers.filter((l) => opDef(l.op.kind).aux !== undefined);
+  }
+  /** The node feeding input `k` of `l`, or undefined for the network input. */
+  source(l: Layer, k = 0): Layer | undefined {
+    const name = l.inputs[k]!;
+    return name === 'input' ? undefined : this.byName.get(name)!;
+  }
+  /** `<prefix><ident>` of each input of l (`input` → `whenInput`). */
+  inputVars(l: Layer, prefix: string, whenInput: string): string[] {
+    return l.inputs.map((name) =>
+      name === 'input' ? whenInput : `${prefix}${this.byName.get(name)!.ident}`,
+    );
+  }
+  /** The op emitter's view of a node. */
+  node(l: Layer, inputs: readonly string[], aux: string): EmitNode {
+    return { l, inputs, param: (role) => paramOf(l, role), cfg: `cfg_${l.ident}`, aux: `${aux}${l.ident}` };
+  }
+}
+
+/** The emitter of a non-activation op (every op kind has one or is an activation). */
+function emitOf(l: Layer): NonNullable<OpDef['emit']> {
+  const e = opDef(l.op.kind).emit;
+  if (!e) throw new Error(`internal: op '${l.op.kind}' has no emitter`);
+  return e;
 }
 
 /** Emit the module text for a checked model. */
@@ -91,11 +137,13 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
       quoteKind: QuoteKind.Single,
     },
   });
+  const g = new Graph(m);
   const layers = m.layers;
   const last = layers[layers.length - 1]!;
   const body = layers.slice(0, -1); // everything below the (dense) output layer
-  const acts = layers.filter((l) => isActivation(l.op));
-  const prevName = (i: number): string => (i === 0 ? 'input' : layers[i - 1]!.ident);
+  const acts = g.acts;
+  const hasAux = g.auxNodes.length > 0;
+  const lastSrc = g.source(last);
 
   const statements: (string | WriterFunction | StatementStructures)[] = [];
   statements.push({
@@ -125,10 +173,22 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
       'type Acts',
       acts.map((l) => `readonly ${l.ident}: rt.ActSpec;`),
     ),
+  );
+  if (hasAux)
+    statements.push(
+      typeAlias(
+        "Per-call data of nodes (BatchNorm's scale and shift: running or batch statistics).",
+        'type Aux',
+        g.auxNodes.map((l) => `readonly ${l.ident}: ${opDef(l.op.kind).aux!.type};`),
+      ),
+    );
+  statements.push(
     typeAlias(
-      'Bounding lines of each activation, filled layer by layer.',
+      hasAux
+        ? 'Bounding lines of each activation, filled layer by layer, and the per-call data.'
+        : 'Bounding lines of each activation, filled layer by layer.',
       'type Relax',
-      acts.map((l) => `${l.ident}?: rt.ActRelaxation;`),
+      [...acts.map((l) => `${l.ident}?: rt.ActRelaxation;`), ...(hasAux ? ['readonly aux: Aux;'] : [])],
     ),
   );
 
@@ -138,17 +198,19 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
     w.writeLine('/** Everything known about this network at compile time. */');
     w.writeLine(`export const meta: rt.ModuleMeta = ${compactJson(moduleMeta(m))};`);
     for (const l of layers) {
-      if (l.op.kind !== 'conv2d') continue;
-      const cfg = {
-        kernel: l.op.kernel,
-        stride: l.op.stride,
-        padding: l.op.padding,
-        inShape: internalActShape(l.inShape),
-        outShape: internalActShape(l.outShape),
-      };
+      const cfg = opDef(l.op.kind).config?.(l);
+      if (!cfg) continue;
       w.blankLine();
       w.writeLine(layerComment(m, l));
-      w.writeLine(`const cfg_${l.ident}: rt.Conv2dCfg = ${compactJson(cfg)};`);
+      w.writeLine(`const cfg_${l.ident}: ${cfg.type} = ${compactJson(cfg.value)};`);
+    }
+    if (!g.chain) {
+      const shapes = [m.input.shape, ...layers.map((l) => l.outShape)].map(internalActShape);
+      w.blankLine();
+      w.writeLine(
+        '/** Internal shape of every value (input, then each node): where CROWN sums consumers. */',
+      );
+      w.writeLine(`const backShapes: readonly (readonly number[])[] = ${compactJson(shapes)};`);
     }
   });
 
@@ -157,7 +219,11 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
     kind: StructureKind.Function,
     isExported: true,
     name: 'initParams',
-    docs: ["Fresh parameters with PyTorch's default initialisation (U(±1/√fan_in)); ParamRamp r = 1."],
+    docs: [
+      hasAux
+        ? "Fresh parameters with PyTorch's default initialisation (U(±1/√fan_in)); ParamRamp r = 1; BatchNorm 1, 0, running 0, 1."
+        : "Fresh parameters with PyTorch's default initialisation (U(±1/√fan_in)); ParamRamp r = 1.",
+    ],
     parameters: [{ name: 'seed', type: 'number' }],
     returnType: 'Params',
     statements: (w) => {
@@ -171,24 +237,23 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
   });
 
   // resolveActs
+  const actDefs = acts.map((l) => opDef(l.op.kind).activation!);
   statements.push({
     kind: StructureKind.Function,
     name: 'resolveActs',
     parameters: [
-      { name: acts.some((l) => l.op.kind === 'paramramp') ? 'p' : '_p', type: 'Params' },
-      { name: acts.some((l) => l.op.kind !== 'relu') ? 'o' : '_o', type: 'rt.RunOptions' },
+      { name: actDefs.some((d) => d.usesParams) ? 'p' : '_p', type: 'Params' },
+      { name: actDefs.some((d) => d.usesOptions) ? 'o' : '_o', type: 'rt.RunOptions' },
     ],
     returnType: 'Acts',
     statements: (w) => {
       w.write('return {').newLine();
       w.indent(() => {
-        let ramps = 0; // each ParamRamp layer salts the r-noise seed with its ordinal
+        const ordinals = new Map<string, number>(); // e.g. each ParamRamp salts its r noise with its ordinal
         for (const l of acts) {
-          const op = l.op;
-          if (op.kind === 'relu') w.writeLine(`${l.ident}: rt.relu(),`);
-          else if (op.kind === 'leaky_relu') w.writeLine(`${l.ident}: rt.leakyRelu(${num(op.slope)}, o),`);
-          else if (op.kind === 'paramramp')
-            w.writeLine(`${l.ident}: rt.paramRamp(${paramOf(l, 'ramp.r')!}, ${num(op.eta)}, o, ${ramps++}),`);
+          const k = ordinals.get(l.op.kind) ?? 0;
+          ordinals.set(l.op.kind, k + 1);
+          w.writeLine(`${l.ident}: ${opDef(l.op.kind).activation!.spec(g.node(l, [], ''), k)},`);
         }
       });
       w.writeLine('};');
@@ -197,24 +262,39 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
 
   // forward
   const rampLayers = acts.filter((l) => l.op.kind === 'paramramp');
+  const withO = hasAux ? ', o' : '';
   statements.push({
     kind: StructureKind.Function,
     name: 'forwardCore',
-    docs: ['Forward pass on the normalised input; also hands out every ParamRamp output.'],
+    docs: [
+      hasAux
+        ? 'Forward pass on the normalised input; also hands out every ParamRamp output and the per-call data.'
+        : 'Forward pass on the normalised input; also hands out every ParamRamp output.',
+    ],
     parameters: [
       { name: 'p', type: 'Params' },
       { name: 'x0', type: 'tf.Tensor' },
       { name: acts.length ? 'a' : '_a', type: 'Acts' },
+      ...(hasAux ? [{ name: 'o', type: 'rt.RunOptions' }] : []),
     ],
-    returnType: '{ logits: tf.Tensor2D; acts: Record<string, tf.Tensor> }',
+    returnType: hasAux
+      ? '{ logits: tf.Tensor2D; acts: Record<string, tf.Tensor>; aux: Aux }'
+      : '{ logits: tf.Tensor2D; acts: Record<string, tf.Tensor> }',
     statements: (w) => {
-      layers.forEach((l, i) => {
-        const x = i === 0 ? 'x0' : `v_${prevName(i)}`;
+      for (const l of layers) {
+        const [x] = g.inputVars(l, 'v_', 'x0');
         w.writeLine(layerComment(m, l));
-        w.writeLine(`const v_${l.ident} = ${forwardExpr(l, x)};`);
-      });
+        const def = opDef(l.op.kind);
+        const node = g.node(l, g.inputVars(l, 'v_', 'x0'), 'aux_');
+        if (def.aux) w.writeLine(`const aux_${l.ident} = ${def.aux.expr(node, x!)};`);
+        const expr = def.activation ? `rt.actForward(${x!}, a.${l.ident})` : emitOf(l).forward(node);
+        w.writeLine(`const v_${l.ident} = ${expr};`);
+      }
       const actsObj = rampLayers.map((l) => `${JSON.stringify(l.name)}: v_${l.ident}`).join(', ');
-      w.writeLine(`return { logits: v_${last.ident}, acts: ${actsObj ? `{ ${actsObj} }` : '{}'} };`);
+      const auxObj = hasAux
+        ? `, aux: { ${g.auxNodes.map((l) => `${l.ident}: aux_${l.ident}`).join(', ')} }`
+        : '';
+      w.writeLine(`return { logits: v_${last.ident}, acts: ${actsObj ? `{ ${actsObj} }` : '{}'}${auxObj} };`);
     },
   });
   statements.push({
@@ -228,8 +308,7 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
       { name: 'o', type: 'rt.RunOptions', initializer: '{}' },
     ],
     returnType: 'tf.Tensor2D',
-    statements:
-      'return tf.tidy(() => forwardCore(p, rt.normalize(x, meta.inputCfg), resolveActs(p, o)).logits);',
+    statements: `return tf.tidy(() => forwardCore(p, rt.normalize(x, meta.inputCfg), resolveActs(p, o)${withO}).logits);`,
   });
   statements.push({
     kind: StructureKind.Function,
@@ -242,9 +321,34 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
       { name: 'o', type: 'rt.RunOptions', initializer: '{}' },
     ],
     returnType: '{ logits: tf.Tensor2D; acts: Record<string, tf.Tensor> }',
-    statements: 'return tf.tidy(() => forwardCore(p, rt.normalize(x, meta.inputCfg), resolveActs(p, o)));',
+    statements: `return tf.tidy(() => forwardCore(p, rt.normalize(x, meta.inputCfg), resolveActs(p, o)${withO}));`,
   });
+  if (hasAux)
+    statements.push({
+      kind: StructureKind.Function,
+      name: 'resolveAux',
+      docs: [
+        'Per-call data: from the running statistics, or (o.bnTrain) from the batch statistics of the clean forward pass of this batch.',
+      ],
+      parameters: [
+        { name: 'p', type: 'Params' },
+        { name: 'x0', type: 'tf.Tensor' },
+        { name: 'a', type: 'Acts' },
+        { name: 'o', type: 'rt.RunOptions' },
+      ],
+      returnType: 'Aux',
+      statements: (w) => {
+        w.writeLine('if (o.bnTrain) return forwardCore(p, x0, a, o).aux;');
+        w.write('return {').newLine();
+        w.indent(() => {
+          for (const l of g.auxNodes)
+            w.writeLine(`${l.ident}: ${opDef(l.op.kind).aux!.expr(g.node(l, [], ''), 'null')},`);
+        });
+        w.writeLine('};');
+      },
+    });
 
+  const auxInit = 'resolveAux(p, box.x, a, o)';
   // IBP and LBP sweeps
   for (const kind of ['ibp', 'lbp'] as const) {
     statements.push(
@@ -254,18 +358,21 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
           ? 'Interval bound propagation (mid/rad form; logits fused).'
           : 'Linear bound propagation: one forward sweep of linear bounds in the input.',
         (w) => {
-          sweep(w, m, kind, kind === 'lbp' ? 'relax' : 'none');
+          if (hasAux) w.writeLine(`const aux = ${auxInit};`);
+          sweep(w, g, kind, kind === 'lbp' ? 'relax' : 'none', 'aux.');
+          const top = lastSrc ? `s_${lastSrc.ident}` : 's_input';
           w.writeLine(
-            `const s_${last.ident} = rt.${kind}Last(s_${prevName(layers.length - 1)}, ${weightOf(last)}, ${biasOf(last)}, C);`,
+            `const s_${last.ident} = rt.${kind}Last(${top}, ${weightOf(last)}, ${biasOf(last)}, C);`,
           );
           w.writeLine(
-            `return rt.boundResult(s_${last.ident}.l, s_${last.ident}.u, s_${last.ident}.x, o, ${preList(m)});`,
+            `return rt.boundResult(s_${last.ident}.l, s_${last.ident}.u, s_${last.ident}.x, o, ${preList(g)});`,
           );
         },
       ),
     );
   }
 
+  const relaxInit = hasAux ? `const r: Relax = { aux: ${auxInit} };` : 'const r: Relax = {};';
   // CROWN-IBP and CROWN-LBP: sweep keeping relaxations, then one backward pass
   for (const [name, kind] of [
     ['crownIbp', 'ibp'],
@@ -276,16 +383,16 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
         name,
         `CROWN backward pass on ${kind.toUpperCase()} intermediate bounds (${kind === 'ibp' ? 'CROWN-IBP' : 'CROWN-LBP'}).`,
         (w) => {
-          w.writeLine('const r: Relax = {};');
-          sweep(w, m, kind, 'keep');
-          const top = `s_${prevName(layers.length - 1)}`;
+          w.writeLine(relaxInit);
+          sweep(w, g, kind, 'keep', 'r.aux.');
+          const top = lastSrc ? `s_${lastSrc.ident}` : 's_input';
           // the forward method's own last layer: the clean logits and its margins (`base`)
           w.writeLine(
             `const s_${last.ident} = rt.${kind}Last(${top}, ${weightOf(last)}, ${biasOf(last)}, C);`,
           );
           w.writeLine('const out = rt.backConcretize(backOutput(p, C, box, o, r), box);');
           w.writeLine(
-            `return rt.boundResult(out.lower, out.upper, s_${last.ident}.x, o, ${preList(m)}, [s_${last.ident}.l, s_${last.ident}.u]);`,
+            `return rt.boundResult(out.lower, out.upper, s_${last.ident}.x, o, ${preList(g)}, [s_${last.ident}.l, s_${last.ident}.u]);`,
           );
         },
       ),
@@ -298,9 +405,9 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
       'crown',
       'Full CROWN: every pre-activation bound by its own backward pass, then the output pass.',
       (w) => {
-        w.writeLine('const r: Relax = {};');
+        w.writeLine(relaxInit);
         for (const l of acts) {
-          const src = layers[l.index - 1];
+          const src = g.source(l);
           w.writeLine(layerComment(m, l));
           if (!src) {
             w.writeLine(`const b_${l.ident} = { lower: box.lo, upper: box.hi };`);
@@ -314,7 +421,7 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
             `r.${l.ident} = rt.relax(a.${l.ident}, b_${l.ident}.lower, b_${l.ident}.upper, lines);`,
           );
         }
-        w.writeLine('const logits = o.noLogits ? null : forwardCore(p, box.x, a).logits;');
+        w.writeLine(`const logits = o.noLogits ? null : forwardCore(p, box.x, a${withO}).logits;`);
         w.writeLine('const out = rt.backConcretize(backOutput(p, C, box, o, r), box);');
         const pre = acts
           .map((l) => `[${JSON.stringify(l.name)}, b_${l.ident}.lower, b_${l.ident}.upper]`)
@@ -324,7 +431,7 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
     ),
   );
 
-  // backward chain
+  // backward: the output layer, then the nodes below it
   statements.push({
     kind: StructureKind.Function,
     name: 'backOutput',
@@ -334,35 +441,17 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
       { name: 'C', type: 'tf.Tensor3D | undefined' },
       { name: 'box', type: 'rt.InputBox' },
       { name: 'o', type: 'rt.BoundOptions' },
-      { name: body.length ? 'r' : '_r', type: 'Relax' },
+      { name: lastSrc ? 'r' : '_r', type: 'Relax' },
     ],
     returnType: 'rt.BackState',
     statements: (w) => {
       w.writeLine(layerComment(m, last));
       const f = `rt.backLast(${weightOf(last)}, ${biasOf(last)}, C, box.x.shape[0]!, o.lowerOnly ?? false)`;
-      w.writeLine(
-        body.length ? `return through_${body[body.length - 1]!.ident}(p, ${f}, r);` : `return ${f};`,
-      );
+      w.writeLine(lastSrc ? `return through_${lastSrc.ident}(p, ${f}, r);` : `return ${f};`);
     },
   });
-  body.forEach((l, i) => {
-    statements.push({
-      kind: StructureKind.Function,
-      name: `through_${l.ident}`,
-      docs: [`Backward through \`${l.name}\` and every layer below it.`],
-      parameters: [
-        { name: 'p', type: 'Params' },
-        { name: 'f', type: 'rt.BackState' },
-        { name: 'r', type: 'Relax' },
-      ],
-      returnType: 'rt.BackState',
-      statements: (w) => {
-        w.writeLine(layerComment(m, l));
-        const step = backExpr(l, 'f');
-        w.writeLine(i === 0 ? `return ${step};` : `return through_${layers[i - 1]!.ident}(p, ${step}, r);`);
-      },
-    });
-  });
+  if (g.chain) statements.push(...chainThrough(g, body));
+  else statements.push(...graphThrough(g, body, lastSrc));
 
   // dispatcher
   statements.push({
@@ -405,6 +494,84 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
   return text;
 }
 
+/** The CROWN back-step of one node on state `f` (one expression per input). */
+function backExprs(g: Graph, l: Layer, f: string): readonly string[] {
+  if (opDef(l.op.kind).activation) return [`rt.backAct(${f}, r.${l.ident}!)`];
+  return emitOf(l).back(g.node(l, [], 'r.aux.'), f);
+}
+
+/** Chains: `through_<node>` walks back through the node and calls the one below it. */
+function chainThrough(g: Graph, body: readonly Layer[]): StatementStructures[] {
+  return body.map((l, i) => ({
+    kind: StructureKind.Function,
+    name: `through_${l.ident}`,
+    docs: [`Backward through \`${l.name}\` and every layer below it.`],
+    parameters: [
+      { name: 'p', type: 'Params' },
+      { name: 'f', type: 'rt.BackState' },
+      { name: 'r', type: 'Relax' },
+    ],
+    returnType: 'rt.BackState',
+    statements: (w: CodeBlockWriter) => {
+      w.writeLine(layerComment(g.m, l));
+      const step = backExprs(g, l, 'f')[0]!;
+      w.writeLine(i === 0 ? `return ${step};` : `return through_${body[i - 1]!.ident}(p, ${step}, r);`);
+    },
+  }));
+}
+
+/**
+ * Graphs: one table of back-steps (`backSteps`) walked by rt.backWalk in reverse topological
+ * order, and `through_<node>` for each node a backward pass starts from.
+ */
+function graphThrough(g: Graph, body: readonly Layer[], lastSrc: Layer | undefined): StatementStructures[] {
+  const index = new Map(g.m.layers.map((l, k) => [l.name, k + 1]));
+  const starts = new Set<Layer>([...g.acts.map((l) => g.source(l)), lastSrc].filter((l) => l !== undefined));
+  const out: StatementStructures[] = [
+    {
+      kind: StructureKind.Function,
+      name: 'backSteps',
+      docs: [
+        'The CROWN back-step of every node below the output layer (inputs as value indices, 0 = input).',
+      ],
+      parameters: [
+        { name: 'p', type: 'Params' },
+        { name: 'r', type: 'Relax' },
+      ],
+      returnType: 'rt.BackStep[]',
+      statements: (w) => {
+        w.write('return [').newLine();
+        w.indent(() => {
+          for (const l of body) {
+            w.writeLine(layerComment(g.m, l));
+            const inputs = l.inputs.map((n) => (n === 'input' ? 0 : index.get(n)!));
+            w.writeLine(
+              `{ inputs: [${inputs.join(', ')}], step: (f) => [${backExprs(g, l, 'f').join(', ')}] },`,
+            );
+          }
+        });
+        w.writeLine('];');
+      },
+    },
+  ];
+  for (const l of body) {
+    if (!starts.has(l)) continue;
+    out.push({
+      kind: StructureKind.Function,
+      name: `through_${l.ident}`,
+      docs: [`Backward from \`${l.name}\` through every node below it.`],
+      parameters: [
+        { name: 'p', type: 'Params' },
+        { name: 'f', type: 'rt.BackState' },
+        { name: 'r', type: 'Relax' },
+      ],
+      returnType: 'rt.BackState',
+      statements: `return rt.backWalk(backSteps(p, r), backShapes, ${index.get(l.name)!}, f);`,
+    });
+  }
+  return out;
+}
+
 /** A type alias over an object type, written verbatim (ts-morph would add a hanging indent). */
 function typeAlias(doc: string, head: string, members: readonly string[]): WriterFunction {
   return (w) => {
@@ -420,87 +587,43 @@ function typeAlias(doc: string, head: string, members: readonly string[]): Write
   };
 }
 
-function forwardExpr(l: Layer, x: string): string {
-  switch (l.op.kind) {
-    case 'dense':
-      return `rt.dense(${x}, ${weightOf(l)}, ${biasOf(l)})`;
-    case 'conv2d':
-      return `rt.conv2d(${x}, ${weightOf(l)}, ${biasOf(l)}, cfg_${l.ident})`;
-    case 'flatten':
-      return `rt.flatten(${x})`;
-    case 'relu':
-    case 'leaky_relu':
-    case 'paramramp':
-      return `rt.actForward(${x}, a.${l.ident})`;
-  }
-}
-
-function backExpr(l: Layer, f: string): string {
-  switch (l.op.kind) {
-    case 'dense':
-      return `rt.backDense(${f}, ${weightOf(l)}, ${biasOf(l)})`;
-    case 'conv2d':
-      return `rt.backConv2d(${f}, ${weightOf(l)}, ${biasOf(l)}, cfg_${l.ident})`;
-    case 'flatten':
-      return `rt.backFlatten(${f}, [${internalActShape(l.inShape).join(', ')}])`;
-    case 'relu':
-    case 'leaky_relu':
-    case 'paramramp':
-      return `rt.backAct(${f}, r.${l.ident}!)`;
-  }
-}
-
 /**
- * One IBP or LBP sweep over every layer below the output layer. `relaxMode`:
+ * One IBP or LBP sweep over every node below the output layer. `relaxMode`:
  * 'none' (IBP: activations are monotone maps), 'relax' (LBP: lines from the stored bounds),
- * 'keep' (also store the lines in `r` for the backward pass that follows).
+ * 'keep' (also store the lines in `r` for the backward pass that follows). `aux`: where the
+ * per-call data lives (`aux.` or `r.aux.`).
  */
 function sweep(
   w: CodeBlockWriter,
-  m: ModelIR,
+  g: Graph,
   kind: 'ibp' | 'lbp',
   relaxMode: 'none' | 'relax' | 'keep',
+  aux: string,
 ): void {
   w.writeLine(`const s_input = rt.${kind}Input(box, o);`);
-  m.layers.slice(0, -1).forEach((l, i) => {
-    const prev = i === 0 ? 's_input' : `s_${m.layers[i - 1]!.ident}`;
-    w.writeLine(layerComment(m, l));
-    switch (l.op.kind) {
-      case 'dense':
-        w.writeLine(`const s_${l.ident} = rt.${kind}Dense(${prev}, ${weightOf(l)}, ${biasOf(l)});`);
-        break;
-      case 'conv2d':
-        w.writeLine(
-          `const s_${l.ident} = rt.${kind}Conv2d(${prev}, ${weightOf(l)}, ${biasOf(l)}, cfg_${l.ident});`,
-        );
-        break;
-      case 'flatten':
-        w.writeLine(`const s_${l.ident} = rt.${kind}Flatten(${prev});`);
-        break;
-      case 'relu':
-      case 'leaky_relu':
-      case 'paramramp': {
-        const rel = `rt.relax(a.${l.ident}, ${prev}.l, ${prev}.u, lines)`;
-        if (relaxMode === 'keep') w.writeLine(`r.${l.ident} = ${rel};`);
-        if (kind === 'ibp') w.writeLine(`const s_${l.ident} = rt.ibpAct(${prev}, a.${l.ident});`);
-        else
-          w.writeLine(
-            `const s_${l.ident} = rt.lbpAct(${prev}, ${relaxMode === 'keep' ? `r.${l.ident}` : rel});`,
-          );
-        break;
-      }
+  for (const l of g.m.layers.slice(0, -1)) {
+    const ins = g.inputVars(l, 's_', 's_input');
+    w.writeLine(layerComment(g.m, l));
+    if (!opDef(l.op.kind).activation) {
+      const node = g.node(l, ins, aux);
+      w.writeLine(`const s_${l.ident} = ${kind === 'ibp' ? emitOf(l).ibp(node) : emitOf(l).lbp(node)};`);
+      continue;
     }
-  });
+    const prev = ins[0]!;
+    const rel = `rt.relax(a.${l.ident}, ${prev}.l, ${prev}.u, lines)`;
+    if (relaxMode === 'keep') w.writeLine(`r.${l.ident} = ${rel};`);
+    if (kind === 'ibp') w.writeLine(`const s_${l.ident} = rt.ibpAct(${prev}, a.${l.ident});`);
+    else
+      w.writeLine(`const s_${l.ident} = rt.lbpAct(${prev}, ${relaxMode === 'keep' ? `r.${l.ident}` : rel});`);
+  }
 }
 
 /** `[['relu1', s_conv1.l, s_conv1.u], ...]`: pre-activation bounds of the sweep's activations. */
-function preList(m: ModelIR): string {
-  const items = m.layers
-    .filter((l) => isActivation(l.op))
-    .map((l) => {
-      const src = l.index === 0 ? 's_input' : `s_${m.layers[l.index - 1]!.ident}`;
-      return `[${JSON.stringify(l.name)}, ${src}.l, ${src}.u]`;
-    });
+function preList(g: Graph): string {
+  const items = g.acts.map((l) => {
+    const src = g.inputVars(l, 's_', 's_input')[0]!;
+    return `[${JSON.stringify(l.name)}, ${src}.l, ${src}.u]`;
+  });
   return `[${items.join(', ')}]`;
 }
 

@@ -92,13 +92,15 @@ export function schedule(epoch: number, step: number, stepsPerEpoch: number, r: 
 
 /** The loss function, written out for the spec's method. */
 function lossFunction(m: TrainedIR, hasRamp: boolean): string {
+  // BatchNorm trains on batch statistics (and updates its running statistics once per step)
+  const bn = m.layers.some((l) => l.op.kind === 'batchnorm') ? ', bnTrain: true' : '';
   const head =
     'export function trainLoss(p: Params, x: tf.Tensor, y: tf.Tensor1D, st: rt.StepState): rt.LossParts {';
   if (m.train.method === 'natural') {
     return [
       '/** Natural training: cross-entropy of the clean logits. */',
       head,
-      '  return rt.naturalLoss(forward(p, x, { eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed }), y);',
+      `  return rt.naturalLoss(forward(p, x, { eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed${bn} }), y);`,
       '}',
     ].join('\n');
   }
@@ -113,7 +115,7 @@ function lossFunction(m: TrainedIR, hasRamp: boolean): string {
     : [
         '/** IBP training (paper Eq. 5): κ·CE(z, y) + (1 − κ)·CE(−lb_IBP, y). Natural CE in the clean phase. */',
       ];
-  const cleanOpts = hasRamp ? '{ eta: st.eta, rampAsLeaky: true }' : '{ eta: st.eta }';
+  const cleanOpts = hasRamp ? `{ eta: st.eta, rampAsLeaky: true${bn} }` : `{ eta: st.eta${bn} }`;
   const lines = [
     ...doc,
     head,
@@ -123,8 +125,8 @@ function lossFunction(m: TrainedIR, hasRamp: boolean): string {
     '  }',
     '  const box = rt.inputBox(x, st.eps, meta.inputCfg);',
     crown
-      ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed, lines: ${JSON.stringify(m.train.lines)}, lowerOnly: true };`
-      : '  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed };',
+      ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed, lines: ${JSON.stringify(m.train.lines)}, lowerOnly: true${bn} };`
+      : `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed${bn} };`,
   ];
   if (crown) {
     lines.push(

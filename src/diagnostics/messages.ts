@@ -83,6 +83,19 @@ export const Diag = {
     (name: S, other: S) => `the name '${name}' collides with ${other} in generated code`,
   ),
 
+  UnknownInput: def(2112, (name: S, node: S) => `unknown input '${name}' of layer '${node}'`),
+  ForwardInput: def(
+    2113,
+    (name: S, node: S) =>
+      `layer '${node}' reads '${name}', which is defined after it (inputs come from earlier layers; a network has no cycles)`,
+  ),
+  UnusedLayer: def(2114, (name: S) => `the output of layer '${name}' is never used`, 'warning'),
+  InputCount: def(
+    2115,
+    (kind: S, n: N, found: N) =>
+      `${kind} takes ${n} input${n === 1 ? '' : 's'}, found ${found}`,
+  ),
+
   // VN22xx: shapes
   BadInputShape: def(
     2201,
@@ -113,6 +126,15 @@ export const Diag = {
     2207,
     (name: S, out: N, classes: N) =>
       `the last layer '${name}' has ${out} outputs but the network has ${classes} classes`,
+  ),
+  NeedsImage: def(
+    2209,
+    (kind: S, from: S, shape: S) => `${kind} needs a CxHxW input, but ${from} has shape ${shape}`,
+  ),
+  InputShapeMismatch: def(
+    2210,
+    (kind: S, a: S, sa: S, b: S, sb: S) =>
+      `${kind} needs inputs of the same shape, but ${a} is ${sa} and ${b} is ${sb}`,
   ),
   NormalisationLength: def(
     2208,

@@ -10,8 +10,9 @@
  *   The tfjs runtime keeps its own internal layout (NHWC activations, dense [in, out], conv
  *   [kh, kw, in, out]); `src/runtime/layout.ts` is the only place that converts.
  * - Flatten follows torch.flatten: C, H, W order.
- * - Layers are sequential in v1, but each layer names its inputs (`inputs`), so residual `add`,
- *   batchnorm and pooling can be added as new `Op` kinds without changing this shape.
+ * - The network is a DAG of named nodes (`layers`, in topological order): each names its inputs
+ *   (`inputs`, `input` for the network input) and the last node is the output. A `layers` block
+ *   without explicit inputs is a chain. Each op kind's rules live in `src/ops/<kind>.ts`.
  */
 
 /** A source position, 1-based line and column, plus 0-based offsets [start, end). */
@@ -41,10 +42,24 @@ export type Op =
   | { readonly kind: 'relu' }
   | { readonly kind: 'leaky_relu'; readonly slope: number }
   /** ParamRamp(η): per-neuron learnable r (paper-notes §1). `eta` is the spec's (initial) slope. */
-  | { readonly kind: 'paramramp'; readonly eta: number };
+  | { readonly kind: 'paramramp'; readonly eta: number }
+  /** BatchNorm over channels (or features): eval = affine from running statistics (PyTorch's). */
+  | { readonly kind: 'batchnorm'; readonly eps: number; readonly momentum: number; readonly affine: boolean }
+  /** Sum of two nodes of the same shape (residual connections). */
+  | { readonly kind: 'add' }
+  /** Average pooling (count_include_pad, like PyTorch's default); `global` averages the whole map. */
+  | {
+      readonly kind: 'avgpool';
+      readonly kernel: readonly [number, number];
+      readonly stride: readonly [number, number];
+      readonly padding: Padding4;
+    }
+  /** Zero padding of a map: [top, bottom, left, right]. */
+  | { readonly kind: 'pad'; readonly padding: Padding4 };
 
 export type OpKind = Op['kind'];
 export type ActivationOp = Extract<Op, { kind: 'relu' | 'leaky_relu' | 'paramramp' }>;
+export type OpOf<K extends OpKind> = Extract<Op, { kind: K }>;
 export type AffineOp = Extract<Op, { kind: 'dense' | 'conv2d' }>;
 
 export const ACTIVATION_KINDS: readonly OpKind[] = ['relu', 'leaky_relu', 'paramramp'];
@@ -53,7 +68,19 @@ export const isActivation = (op: Op): op is ActivationOp =>
 export const isAffine = (op: Op): op is AffineOp => op.kind === 'dense' || op.kind === 'conv2d';
 
 /** How a parameter is stored in PyTorch; decides the conversion to the runtime layout. */
-export type ParamRole = 'dense.weight' | 'conv.weight' | 'bias' | 'ramp.r';
+export type ParamRole =
+  | 'dense.weight'
+  | 'conv.weight'
+  | 'bias'
+  | 'ramp.r'
+  | 'bn.weight'
+  | 'bn.bias'
+  | 'bn.mean'
+  | 'bn.var';
+
+/** Roles of buffers: saved and loaded with the weights, never trained by the optimiser. */
+export const BUFFER_ROLES: readonly ParamRole[] = ['bn.mean', 'bn.var'];
+export const isBuffer = (p: { readonly role: ParamRole }): boolean => BUFFER_ROLES.includes(p.role);
 
 export interface ParamSpec {
   /** PyTorch state_dict name, e.g. `conv1.weight`. */
@@ -78,8 +105,11 @@ export interface Layer {
   /** Identifier-safe version of `name` (validated by the checker; used in generated code). */
   readonly ident: string;
   readonly op: Op;
-  /** Names of the layers feeding this one; `input` for the network input. Sequential in v1. */
+  /** Names of the nodes feeding this one, in argument order; `input` for the network input. */
   readonly inputs: readonly string[];
+  /** Shape of each input (same order as `inputs`). */
+  readonly inShapes: readonly Shape[];
+  /** Shape of the first input. */
   readonly inShape: Shape;
   readonly outShape: Shape;
   readonly params: readonly ParamSpec[];

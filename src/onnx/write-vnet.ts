@@ -10,52 +10,20 @@
  * printable ASCII and escapes everything else, so no name can end a comment or inject a line.
  */
 import type { Op } from '../ir/ir.js';
+import { numText } from '../ops/common.js';
+import { opDef } from '../ops/index.js';
 import type { VLayer, VNetwork } from './map.js';
 
 /** User text as the inside of a `//` comment: printable ASCII only, the rest as \u{…} escapes. */
 export const commentText = (s: string): string =>
   s.replace(/[^\x20-\x7e]|\\/g, (ch) => (ch === '\\' ? '\\\\' : `\\u{${ch.codePointAt(0)!.toString(16)}}`));
 
-/** A float64 number as vnet text that reads back to the same value. */
-export function numText(v: number): string {
-  if (!Number.isFinite(v)) throw new Error(`internal: non-finite number ${v} in a spec`);
-  return Object.is(v, -0) ? '0' : String(v);
-}
+export { numText } from '../ops/common.js';
 
-const pairText = (p: readonly [number, number]): string => (p[0] === p[1] ? `${p[0]}` : `[${p[0]}, ${p[1]}]`);
-
-/** The call text of an op (without inputs). */
+/** The call text of an op (without inputs): its rule in src/ops/<kind>.ts. */
 export function opText(op: Op): { readonly kind: string; readonly args: readonly string[] } {
-  switch (op.kind) {
-    case 'dense':
-      return { kind: 'dense', args: [`${op.out}`, ...(op.bias ? [] : ['bias: false'])] };
-    case 'conv2d': {
-      const [t, b, l, r] = op.padding;
-      const pad =
-        t === b && b === l && l === r
-          ? `${t}`
-          : t === b && l === r
-            ? `[${t}, ${l}]`
-            : `[${t}, ${b}, ${l}, ${r}]`;
-      return {
-        kind: 'conv2d',
-        args: [
-          `${op.out}`,
-          `kernel: ${pairText(op.kernel)}`,
-          ...(op.stride[0] === 1 && op.stride[1] === 1 ? [] : [`stride: ${pairText(op.stride)}`]),
-          ...(pad === '0' ? [] : [`padding: ${pad}`]),
-          ...(op.bias ? [] : ['bias: false']),
-        ],
-      };
-    }
-    case 'flatten':
-    case 'relu':
-      return { kind: op.kind, args: [] };
-    case 'leaky_relu':
-      return { kind: op.kind, args: [numText(op.slope)] };
-    case 'paramramp':
-      return { kind: op.kind, args: [numText(op.eta)] };
-  }
+  const t = opDef(op.kind).text(op);
+  return { kind: t.name, args: t.args };
 }
 
 /** The layer lines (code and comment), aligned. */

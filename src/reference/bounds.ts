@@ -3,7 +3,8 @@
  * lowered network (`net.ts`), one sample at a time, with plain loops in the textbook forms of
  * paper-notes §3–4 (IBP Eq. 2 with W⁺/W⁻, LBP with four products, CROWN with A⁺/A⁻ splits) so that
  * it shares nothing with the tfjs mid/rad code except the activation and line tables of lines.ts.
- * Input set: the L∞ ball ∩ domain, normalised; specification C = e_y − e_j folded into the last
+ * Every walk is generic over the DAG: IBP and LBP carry one interval / linear form per value, CROWN
+ * accumulates the coefficients of a value with several consumers. Input set: the L∞ ball ∩ domain, normalised; specification C = e_y − e_j folded into the last
  * layer when labels are given.
  */
 import type { BoundMethod, LineStrategy } from '../ir/ir.js';
@@ -12,6 +13,7 @@ import { f64Num } from '../runtime/num.js';
 import {
   compile,
   normalizeInPlace,
+  valueSizes,
   type AffineStep,
   type RefActOptions,
   type RefModel,
@@ -45,22 +47,35 @@ function rows(x: Float64Array, batch: number): Float64Array[] {
   return Array.from({ length: batch }, (_, b) => x.slice(b * n, (b + 1) * n));
 }
 
-function affine(s: AffineStep, v: Float64Array): Float64Array {
-  const out = new Float64Array(s.nOut);
-  for (let o = 0; o < s.nOut; o++) {
-    let acc = s.b[o]!;
-    const row = o * s.nIn;
-    for (let i = 0; i < s.nIn; i++) acc += s.W[row + i]! * v[i]!;
-    out[o] = acc;
-  }
+/** out = b + Σ_k W_k·v_k. */
+function affine(s: AffineStep, ins: readonly Float64Array[]): Float64Array {
+  const out = s.b.slice();
+  s.W.forEach((W, k) => {
+    const v = ins[k]!;
+    const nIn = s.nIn[k]!;
+    for (let o = 0; o < s.n; o++) {
+      let acc = 0;
+      const row = o * nIn;
+      for (let i = 0; i < nIn; i++) acc += W[row + i]! * v[i]!;
+      out[o]! += acc;
+    }
+  });
   return out;
 }
 
-function forwardOne(steps: Step[], x: Float64Array): Float64Array {
-  let v = x;
-  for (const s of steps) v = s.kind === 'affine' ? affine(s, v) : activate(f64Num, s.act, v);
-  return v;
+/** Every value of the graph for one normalised input: [input, node 0, node 1, …]. */
+function values(steps: readonly Step[], x: Float64Array): Float64Array[] {
+  const vals = [x];
+  for (const s of steps) {
+    const ins = s.srcs.map((i) => vals[i]!);
+    vals.push(
+      s.kind === 'alias' ? ins[0]! : s.kind === 'act' ? activate(f64Num, s.act, ins[0]!) : affine(s, ins),
+    );
+  }
+  return vals;
 }
+
+const forwardOne = (steps: readonly Step[], x: Float64Array): Float64Array => values(steps, x).at(-1)!;
 
 /** Clean logits per sample; x is raw, PyTorch layout, [batch · numel(input)]. */
 export function refForward(
@@ -72,6 +87,21 @@ export function refForward(
 ): Float64Array[] {
   const steps = compile(model, params, o);
   return rows(x, batch).map((r) => forwardOne(steps, normalizeInPlace(model, r)));
+}
+
+/** Per sample, the input of every activation node (its pre-activation values), in node order. */
+export function refPreActivations(
+  model: RefModel,
+  params: RefParams,
+  x: Float64Array,
+  batch: number,
+  o: RefActOptions = {},
+): Float64Array[][] {
+  const steps = compile(model, params, o);
+  return rows(x, batch).map((r) => {
+    const vals = values(steps, normalizeInPlace(model, r));
+    return steps.filter((s) => s.kind === 'act').map((s) => vals[s.srcs[0]!]!);
+  });
 }
 
 /** Margin specification rows e_y − e_j, j ≠ y ascending (or the identity without a label). */
@@ -89,20 +119,46 @@ function specRows(K: number, label: number | undefined): Float64Array[] {
   return out;
 }
 
-/** The last affine step with C folded in: W' = C·W, b' = C·b. */
-function foldSpec(s: AffineStep, C: Float64Array[]): AffineStep {
-  const m = C.length;
-  const W = new Float64Array(m * s.nIn);
-  const b = new Float64Array(m);
+/** C·M for C given as rows [m][n] and M row-major [n, k]. */
+function leftMul(C: readonly Float64Array[], M: Float64Array, k: number): Float64Array {
+  const out = new Float64Array(C.length * k);
   C.forEach((row, j) => {
-    for (let k = 0; k < s.nOut; k++) {
-      const c = row[k]!;
-      if (c === 0) continue;
-      b[j]! += c * s.b[k]!;
-      for (let i = 0; i < s.nIn; i++) W[j * s.nIn + i]! += c * s.W[k * s.nIn + i]!;
-    }
+    row.forEach((c, r) => {
+      if (c === 0) return;
+      for (let i = 0; i < k; i++) out[j * k + i]! += c * M[r * k + i]!;
+    });
   });
-  return { ...s, W, b, nOut: m };
+  return out;
+}
+
+/**
+ * The steps with the specification C folded into the output node when it is affine (W_k' = C·W_k,
+ * b' = C·b: the elision of the last layer), else appended as an affine node of its own.
+ */
+function foldSpec(steps: readonly Step[], C: readonly Float64Array[]): Step[] {
+  const last = steps.at(-1)!;
+  const m = C.length;
+  if (last.kind === 'affine') {
+    const folded: AffineStep = {
+      ...last,
+      n: m,
+      W: last.W.map((W, k) => leftMul(C, W, last.nIn[k]!)),
+      b: leftMul(C, last.b, 1),
+    };
+    return [...steps.slice(0, -1), folded];
+  }
+  const flat = new Float64Array(m * last.n);
+  C.forEach((row, j) => flat.set(row, j * last.n));
+  const spec: AffineStep = {
+    kind: 'affine',
+    layer: 'spec',
+    srcs: [steps.length],
+    n: m,
+    W: [flat],
+    nIn: [last.n],
+    b: new Float64Array(m),
+  };
+  return [...steps, spec];
 }
 
 interface Box {
@@ -114,37 +170,46 @@ interface Interval {
   readonly u: Float64Array;
 }
 
-/** IBP (main-text Eq. 2): l' = W⁺l + W⁻u + b, u' = W⁺u + W⁻l + b; activations [σ(l), σ(u)]. */
-function ibp(steps: Step[], box: Box, pre: Interval[]): Interval {
-  let l = box.lo;
-  let u = box.hi;
+/** IBP (main-text Eq. 2): l' = b + Σ W⁺l + W⁻u, u' = b + Σ W⁺u + W⁻l; activations [σ(l), σ(u)]. */
+function ibp(steps: readonly Step[], box: Box, pre: Interval[]): Interval {
+  const vals: Interval[] = [{ l: box.lo, u: box.hi }];
   for (const s of steps) {
-    if (s.kind === 'act') {
-      pre.push({ l, u });
-      [l, u] = [activate(f64Num, s.act, l), activate(f64Num, s.act, u)];
+    const ins = s.srcs.map((i) => vals[i]!);
+    if (s.kind === 'alias') {
+      vals.push(ins[0]!);
       continue;
     }
-    const nl = new Float64Array(s.nOut);
-    const nu = new Float64Array(s.nOut);
-    for (let o = 0; o < s.nOut; o++) {
-      let a = s.b[o]!;
-      let c = s.b[o]!;
-      for (let i = 0; i < s.nIn; i++) {
-        const w = s.W[o * s.nIn + i]!;
-        if (w >= 0) {
-          a += w * l[i]!;
-          c += w * u[i]!;
-        } else {
-          a += w * u[i]!;
-          c += w * l[i]!;
-        }
-      }
-      nl[o] = a;
-      nu[o] = c;
+    if (s.kind === 'act') {
+      const { l, u } = ins[0]!;
+      pre.push({ l, u });
+      vals.push({ l: activate(f64Num, s.act, l), u: activate(f64Num, s.act, u) });
+      continue;
     }
-    [l, u] = [nl, nu];
+    const nl = s.b.slice();
+    const nu = s.b.slice();
+    s.W.forEach((W, k) => {
+      const { l, u } = ins[k]!;
+      const nIn = s.nIn[k]!;
+      for (let o = 0; o < s.n; o++) {
+        let a = 0;
+        let c = 0;
+        for (let i = 0; i < nIn; i++) {
+          const w = W[o * nIn + i]!;
+          if (w >= 0) {
+            a += w * l[i]!;
+            c += w * u[i]!;
+          } else {
+            a += w * u[i]!;
+            c += w * l[i]!;
+          }
+        }
+        nl[o]! += a;
+        nu[o]! += c;
+      }
+    });
+    vals.push({ l: nl, u: nu });
   }
-  return { l, u };
+  return vals.at(-1)!;
 }
 
 /** min/max of A·x + c over the box, per row of A [m, n0]. */
@@ -163,25 +228,39 @@ function concretize(A: Float64Array, c: Float64Array, box: Box, upper: boolean):
   return out;
 }
 
+/** Linear bounds AL·x + bL ≤ v ≤ AU·x + bU of one value (rows = neurons) and their concretization. */
+interface Form {
+  readonly AL: Float64Array;
+  readonly AU: Float64Array;
+  readonly bL: Float64Array;
+  readonly bU: Float64Array;
+  readonly cur: Interval;
+}
+
 /**
- * LBP (paper-notes §4 pseudocode): linear bounds AL·x + bL ≤ z ≤ AU·x + bU, rows = neurons,
- * AL' = W⁺AL + W⁻AU, AU' = W⁺AU + W⁻AL; concretized after every affine step; activations scale
- * rows by the line slopes computed on those bounds.
+ * LBP (paper-notes §4 pseudocode), one form per value: AL' = Σ W⁺AL + W⁻AU, AU' = Σ W⁺AU + W⁻AL;
+ * concretized after every affine node; activations scale rows by the line slopes computed on
+ * those bounds.
  */
-function lbp(steps: Step[], box: Box, lines: LineStrategy, pre: Interval[]): Interval {
+function lbp(steps: readonly Step[], box: Box, lines: LineStrategy, pre: Interval[]): Interval {
   const n0 = box.lo.length;
-  let n = n0;
-  let AL = new Float64Array(n0 * n0);
-  for (let i = 0; i < n0; i++) AL[i * n0 + i] = 1;
-  let AU = AL.slice();
-  let bL = new Float64Array(n0);
-  let bU = new Float64Array(n0);
-  let cur: Interval = { l: box.lo, u: box.hi };
+  const I = new Float64Array(n0 * n0);
+  for (let i = 0; i < n0; i++) I[i * n0 + i] = 1;
+  const forms: Form[] = [
+    { AL: I, AU: I, bL: new Float64Array(n0), bU: new Float64Array(n0), cur: { l: box.lo, u: box.hi } },
+  ];
   for (const s of steps) {
+    const ins = s.srcs.map((i) => forms[i]!);
+    if (s.kind === 'alias') {
+      forms.push(ins[0]!);
+      continue;
+    }
     if (s.kind === 'act') {
-      pre.push(cur);
-      const ln = boundLines(f64Num, s.act, cur.l, cur.u, lines);
-      for (let j = 0; j < n; j++) {
+      const f = ins[0]!;
+      pre.push(f.cur);
+      const ln = boundLines(f64Num, s.act, f.cur.l, f.cur.u, lines);
+      const [AL, AU, bL, bU] = [f.AL.slice(), f.AU.slice(), f.bL.slice(), f.bU.slice()];
+      for (let j = 0; j < s.n; j++) {
         const [sl, su] = [ln.sL[j]!, ln.sU[j]!];
         for (let i = 0; i < n0; i++) {
           AL[j * n0 + i]! *= sl;
@@ -190,37 +269,54 @@ function lbp(steps: Step[], box: Box, lines: LineStrategy, pre: Interval[]): Int
         bL[j] = sl * bL[j]! + ln.tL[j]!;
         bU[j] = su * bU[j]! + ln.tU[j]!;
       }
-      cur = { l: activate(f64Num, s.act, cur.l), u: activate(f64Num, s.act, cur.u) };
+      forms.push({
+        AL,
+        AU,
+        bL,
+        bU,
+        cur: { l: activate(f64Num, s.act, f.cur.l), u: activate(f64Num, s.act, f.cur.u) },
+      });
       continue;
     }
-    const nAL = new Float64Array(s.nOut * n0);
-    const nAU = new Float64Array(s.nOut * n0);
-    const nbL = s.b.slice();
-    const nbU = s.b.slice();
-    for (let o = 0; o < s.nOut; o++)
-      for (let k = 0; k < s.nIn; k++) {
-        const w = s.W[o * s.nIn + k]!;
-        if (w === 0) continue;
-        const [fromL, fromU] = w > 0 ? [AL, AU] : [AU, AL];
-        nbL[o]! += w * (w > 0 ? bL[k]! : bU[k]!);
-        nbU[o]! += w * (w > 0 ? bU[k]! : bL[k]!);
-        for (let i = 0; i < n0; i++) {
-          nAL[o * n0 + i]! += w * fromL[k * n0 + i]!;
-          nAU[o * n0 + i]! += w * fromU[k * n0 + i]!;
+    const AL = new Float64Array(s.n * n0);
+    const AU = new Float64Array(s.n * n0);
+    const bL = s.b.slice();
+    const bU = s.b.slice();
+    s.W.forEach((W, k) => {
+      const f = ins[k]!;
+      const nIn = s.nIn[k]!;
+      for (let o = 0; o < s.n; o++)
+        for (let q = 0; q < nIn; q++) {
+          const w = W[o * nIn + q]!;
+          if (w === 0) continue;
+          const [fromL, fromU] = w > 0 ? [f.AL, f.AU] : [f.AU, f.AL];
+          bL[o]! += w * (w > 0 ? f.bL[q]! : f.bU[q]!);
+          bU[o]! += w * (w > 0 ? f.bU[q]! : f.bL[q]!);
+          for (let i = 0; i < n0; i++) {
+            AL[o * n0 + i]! += w * fromL[q * n0 + i]!;
+            AU[o * n0 + i]! += w * fromU[q * n0 + i]!;
+          }
         }
-      }
-    [AL, AU, bL, bU, n] = [nAL, nAU, nbL, nbU, s.nOut];
-    cur = { l: concretize(AL, bL, box, false), u: concretize(AU, bU, box, true) };
+    });
+    forms.push({
+      AL,
+      AU,
+      bL,
+      bU,
+      cur: { l: concretize(AL, bL, box, false), u: concretize(AU, bU, box, true) },
+    });
   }
-  return cur;
+  return forms.at(-1)!.cur;
 }
 
 /**
- * CROWN backward from position p (the value after steps[0..p)), for the rows of A [m, n_p] + c,
- * with lines for every activation step before p. Lower: A⁺ takes sL, tL and A⁻ takes sU, tU.
+ * CROWN backward from value p for the rows of A0 [m, n_p] + c0, with lines for every activation
+ * node before p. The nodes are walked in reverse topological order; a value read by several nodes
+ * accumulates the coefficients of all of them before its own node is passed. Lower: A⁺ takes
+ * sL, tL and A⁻ takes sU, tU.
  */
 function backward(
-  steps: Step[],
+  steps: readonly Step[],
   p: number,
   A0: Float64Array,
   c0: Float64Array,
@@ -228,22 +324,38 @@ function backward(
   box: Box,
 ): Interval {
   const m = c0.length;
+  const n0 = box.lo.length;
   const side = (upper: boolean): Float64Array => {
-    let A = A0.slice();
+    const pending = new Map<number, Float64Array>([[p, A0.slice()]]);
+    const give = (v: number, A: Float64Array): void => {
+      const P = pending.get(v);
+      if (!P) pending.set(v, A);
+      else for (let i = 0; i < P.length; i++) P[i]! += A[i]!;
+    };
     const c = c0.slice();
-    let n = A.length / m;
     for (let k = p - 1; k >= 0; k--) {
+      const A = pending.get(k + 1);
+      if (!A) continue;
+      pending.delete(k + 1);
       const s = steps[k]!;
+      const n = s.n;
+      if (s.kind === 'alias') {
+        give(s.srcs[0]!, A);
+        continue;
+      }
       if (s.kind === 'affine') {
-        const nA = new Float64Array(m * s.nIn);
-        for (let j = 0; j < m; j++)
-          for (let o = 0; o < s.nOut; o++) {
-            const a = A[j * n + o]!;
-            if (a === 0) continue;
-            c[j]! += a * s.b[o]!;
-            for (let i = 0; i < s.nIn; i++) nA[j * s.nIn + i]! += a * s.W[o * s.nIn + i]!;
-          }
-        [A, n] = [nA, s.nIn];
+        for (let j = 0; j < m; j++) for (let o = 0; o < n; o++) c[j]! += A[j * n + o]! * s.b[o]!;
+        s.W.forEach((W, q) => {
+          const nIn = s.nIn[q]!;
+          const nA = new Float64Array(m * nIn);
+          for (let j = 0; j < m; j++)
+            for (let o = 0; o < n; o++) {
+              const a = A[j * n + o]!;
+              if (a === 0) continue;
+              for (let i = 0; i < nIn; i++) nA[j * nIn + i]! += a * W[o * nIn + i]!;
+            }
+          give(s.srcs[q]!, nA);
+        });
         continue;
       }
       const ln = rel.get(k)!;
@@ -255,28 +367,29 @@ function backward(
           c[j]! += a * tl;
           A[j * n + i] = a * sl;
         }
+      give(s.srcs[0]!, A);
     }
-    return concretize(A, c, box, upper);
+    return concretize(pending.get(0) ?? new Float64Array(m * n0), c, box, upper);
   };
   return { l: side(false), u: side(true) };
 }
 
-/** Position after the last affine step, and that step. */
-function lastAffine(steps: Step[]): number {
-  for (let k = steps.length - 1; k >= 0; k--) if (steps[k]!.kind === 'affine') return k;
-  throw new Error('reference: the network has no affine layer');
-}
+const identity = (n: number): Float64Array => {
+  const I = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) I[i * n + i] = 1;
+  return I;
+};
 
 function boundOne(
-  steps: Step[],
+  steps: readonly Step[],
+  sizes: readonly number[],
   box: Box,
   method: BoundMethod,
   lines: LineStrategy,
   C: Float64Array[],
   pre: Interval[],
 ): Interval {
-  const li = lastAffine(steps);
-  const folded = steps.map((s, k) => (k === li ? foldSpec(s as AffineStep, C) : s));
+  const folded = foldSpec(steps, C);
   if (method === 'ibp') return ibp(folded, box, pre);
   if (method === 'lbp') return lbp(folded, box, lines, pre);
   const rel = new Map<number, Lines<Float64Array>>();
@@ -287,10 +400,9 @@ function boundOne(
   if (method === 'crown') {
     steps.forEach((s, k) => {
       if (s.kind !== 'act') return;
-      const n = s.n;
-      const I = new Float64Array(n * n);
-      for (let i = 0; i < n; i++) I[i * n + i] = 1;
-      const b = backward(steps, k, I, new Float64Array(n), rel, box);
+      const v = s.srcs[0]!;
+      const n = sizes[v]!;
+      const b = backward(steps, v, identity(n), new Float64Array(n), rel, box);
       pre.push(b);
       relaxAt(k, b);
     });
@@ -302,9 +414,7 @@ function boundOne(
       if (s.kind === 'act') relaxAt(k, pre[i++]!);
     });
   }
-  const spec = folded[li] as AffineStep;
-  const A = new Float64Array(spec.W);
-  return backward(steps, li, A, spec.b.slice(), rel, box);
+  return backward(folded, folded.length, identity(C.length), new Float64Array(C.length), rel, box);
 }
 
 /**
@@ -322,6 +432,7 @@ export function refBounds(
 ): RefBounds {
   const steps = compile(model, params, o);
   const lines = o.lines ?? 'tight';
+  const sizes = valueSizes(model, steps);
   const [d0, d1] = model.input.domain;
   const actLayers = steps.filter((s) => s.kind === 'act').map((s) => s.layer);
   const res: RefBounds = {
@@ -344,7 +455,7 @@ export function refBounds(
     };
     const pre: Interval[] = [];
     const C = specRows(model.classes, o.labels?.[b]);
-    const out = boundOne(steps, box, method, lines, C, pre);
+    const out = boundOne(steps, sizes, box, method, lines, C, pre);
     res.lower.push(out.l);
     res.upper.push(out.u);
     res.logits.push(forwardOne(steps, normalizeInPlace(model, row.slice())));

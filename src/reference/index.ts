@@ -10,4 +10,4 @@ export {
   type RefActOptions,
   type Step,
 } from './net.js';
-export { refForward, refBounds, type RefBoundOptions, type RefBounds } from './bounds.js';
+export { refForward, refBounds, refPreActivations, type RefBoundOptions, type RefBounds } from './bounds.js';

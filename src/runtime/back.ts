@@ -839,3 +839,44 @@ function windowedConcretize(
   const tU = F.AU === F.AL ? tL : terms(F.AU);
   return { lower, upper: withC(tf.add(tU[0], tU[1]), f.cU) };
 }
+
+/** The same state without its constant terms (`add`: the constants go back along one input only). */
+export function backNoConstant(f: BackState): BackState {
+  return { ...f, cL: null, cU: null };
+}
+
+/**
+ * The sum of two backward states on the same value (a node read by several consumers), as dense
+ * forms [rows or B·rows, ...mapShape]; a shared one is repeated per sample when the other is not.
+ */
+export function backSum(f1: BackState, f2: BackState, mapShape: readonly number[]): BackState {
+  const d1 = toDense(f1, mapShape);
+  const d2 = toDense(f2, mapShape);
+  const shared = d1.shared && d2.shared;
+  const B = d1.batch;
+  const full = (d: typeof d1, A: tf.Tensor): tf.Tensor => {
+    const t = tf.reshape(A, [-1, ...mapShape]);
+    if (shared || !d.shared) return t;
+    return tf.reshape(tf.tile(tf.reshape(t, [1, -1]), [B, 1]), [B * d.rows, ...mapShape]);
+  };
+  const AL1 = full(d1, d1.forms.AL);
+  const AL2 = full(d2, d2.forms.AL);
+  const AL = tf.add(AL1, AL2);
+  let AU: tf.Tensor | null = null;
+  if (!d1.lowerOnly) {
+    const same = d1.forms.AU === d1.forms.AL && d2.forms.AU === d2.forms.AL;
+    AU = same ? AL : tf.add(full(d1, d1.forms.AU ?? d1.forms.AL), full(d2, d2.forms.AU ?? d2.forms.AL));
+  }
+  const c = (a: Opt, b: Opt): Opt => {
+    const s = addOpt(a, b);
+    return s === null || shared || s.rank === 2 ? s : tf.broadcastTo(s, [B, d1.rows]);
+  };
+  return {
+    ...d1,
+    forms: { kind: 'dense', AL, AU, cols: null },
+    cL: c(d1.cL, d2.cL),
+    cU: d1.lowerOnly ? null : c(d1.cU, d2.cU),
+    shared,
+    peak: Math.max(d1.peak, d2.peak),
+  };
+}

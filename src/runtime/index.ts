@@ -37,3 +37,21 @@ export {
 export { crownBudgetFloats, MemoryBudgetError } from './budget.js';
 export { rngFromSeed, initParam, initTorchValues, type Rng } from './init.js';
 export * from './train/index.js';
+export {
+  bnAffine,
+  channelAffine,
+  ibpChannel,
+  lbpChannel,
+  backChannel,
+  ibpAdd,
+  padMap,
+  avgPool,
+  ibpPositive,
+  poolKernel,
+  identityKernel,
+  backWalk,
+  type ChannelAffine,
+  type BackStep,
+} from './graph.js';
+export { lbpAdd } from './lbp.js';
+export { backSum, backNoConstant } from './back.js';

@@ -1,7 +1,8 @@
 /**
  * Seeded randomness and parameter initialisation. `rngFromSeed` is xoshiro128** seeded through
  * splitmix32 (reproducible across platforms); `initParam` draws PyTorch's default init
- * (kaiming_uniform(a = √5) ⇒ U(±1/√fanIn) for weights, the same bound for biases; ParamRamp r = 1)
+ * (kaiming_uniform(a = √5) ⇒ U(±1/√fanIn) for weights, the same bound for biases; ParamRamp r = 1;
+ * BatchNorm weight 1, bias 0, running mean 0, running var 1)
  * in PyTorch layout order and converts it with layout.ts, so one seed gives one torch state_dict.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -54,7 +55,9 @@ export function rngFromSeed(seed: number): Rng {
 /** PyTorch-layout values of a freshly initialised parameter. */
 export function initTorchValues(spec: ParamMeta, rng: Rng): Float32Array {
   const out = new Float32Array(numel(spec.torchShape));
-  if (spec.role === 'ramp.r') return out.fill(1);
+  // ParamRamp r = 1; BatchNorm as torch: weight 1, bias 0, running mean 0, running var 1
+  if (spec.role === 'ramp.r' || spec.role === 'bn.weight' || spec.role === 'bn.var') return out.fill(1);
+  if (spec.role === 'bn.bias' || spec.role === 'bn.mean') return out;
   const bound = 1 / Math.sqrt(spec.fanIn);
   for (let i = 0; i < out.length; i++) out[i] = bound * (2 * rng.next() - 1);
   return out;

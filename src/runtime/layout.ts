@@ -17,6 +17,10 @@ export function internalShape(p: ParamSpec): Shape {
     case 'conv.weight':
       return [s[2]!, s[3]!, s[1]!, s[0]!];
     case 'bias':
+    case 'bn.weight':
+    case 'bn.bias':
+    case 'bn.mean':
+    case 'bn.var':
       return s;
     case 'ramp.r':
       return s.length === 3 ? [s[1]!, s[2]!, s[0]!] : s;
@@ -46,6 +50,10 @@ function permutation(p: ParamSpec): Int32Array {
   const perm = new Int32Array(n);
   switch (p.role) {
     case 'bias':
+    case 'bn.weight':
+    case 'bn.bias':
+    case 'bn.mean':
+    case 'bn.var':
       for (let k = 0; k < n; k++) perm[k] = k;
       break;
     case 'dense.weight': {

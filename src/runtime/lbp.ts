@@ -578,3 +578,67 @@ export function lbpLast(
   // (The forms of the output rows are not kept: nothing follows the last layer.)
   return { x: cleanLogits(s.x, W, b, B), l, u, m: mOut, r: rOut, forms, box: s.box, win: null };
 }
+
+/** Sample b's form over all N neurons, [n0, N] (kept rows scattered back by an exact one-hot product). */
+function sampleFull(c: Cols, N: number): tf.Tensor2D {
+  if (c.idx === null) return tf.transpose(c.t);
+  if (c.t.shape[0] === 0) return tf.zeros([c.t.shape[1], N]);
+  const onehot = tf.cast(tf.oneHot(c.idx, N), 'float32') as tf.Tensor2D; // [k, N]
+  return tf.matMul(c.t, onehot, true, false);
+}
+
+/** The forms of a state as batched forms [B·n0, ...shape] with ρ folded in. */
+function batchedForms(s: LbpState, shape: readonly number[]): { M: tf.Tensor; R: Opt } {
+  const B = s.l.shape[0]!;
+  const n0 = s.box.n0;
+  const N = numel(shape);
+  const f = densified(s.forms, B);
+  const rows = (t: tf.Tensor): tf.Tensor => tf.reshape(t, [B * n0, ...shape]);
+  switch (f.kind) {
+    case 'shared': {
+      const M = tf.mul(tf.reshape(formOrEye(f.M, n0), [1, n0, N]), tf.reshape(s.box.rho, [B, n0, 1]));
+      return { M: rows(M), R: null };
+    }
+    case 'batched':
+      return { M: rows(f.M), R: f.R === null ? null : rows(f.R) };
+    case 'samples':
+      return {
+        M: rows(tf.concat(f.M.map((c) => sampleFull(c, N)))),
+        R: f.R === null ? null : rows(tf.concat(f.R.map((c) => sampleFull(c, N)))),
+      };
+    case 'windowed':
+      throw new Error('internal: windowed LBP forms after densified');
+  }
+}
+
+/**
+ * The sum of two nodes of the same shape (residual connections): the forms, mid and radius add
+ * (in the shared layout while both are shared, else batched), then concretized like after an
+ * affine layer.
+ */
+export function lbpAdd(a: LbpState, b: LbpState): LbpState {
+  const shape = a.l.shape.slice(1);
+  const B = a.l.shape[0]!;
+  const n0 = a.box.n0;
+  let forms: Forms;
+  if (a.forms.kind === 'shared' && b.forms.kind === 'shared') {
+    const M = (f: tf.Tensor | null): tf.Tensor => tf.reshape(formOrEye(f, n0), [n0, ...shape]);
+    forms = { kind: 'shared', M: tf.add(M(a.forms.M), M(b.forms.M)) };
+  } else {
+    guard(a, 4 * B * n0 * numel(shape), shape);
+    const fa = batchedForms(a, shape);
+    const fb = batchedForms(b, shape);
+    forms = { kind: 'batched', M: tf.add(fa.M, fb.M), R: add(fa.R, fb.R) };
+  }
+  const m = tf.add(a.m, b.m);
+  const r = add(a.r, b.r);
+  return {
+    x: a.x && b.x && tf.add(a.x, b.x),
+    ...concretize(m, r, forms, a.box, shape),
+    m,
+    r,
+    forms,
+    box: a.box,
+    win: null,
+  };
+}

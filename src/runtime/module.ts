@@ -18,6 +18,8 @@ export interface LayerMeta {
   /** Spec line of the layer. */
   readonly line: number;
   readonly params: readonly string[];
+  /** The node's inputs, where they are not just the previous node (graph networks). */
+  readonly inputs?: readonly string[];
 }
 
 export interface ParamMeta extends ParamSpec {

@@ -67,6 +67,12 @@ export interface RunOptions {
    * the step, so a resumed run draws the same noise as an uninterrupted one). Absent: unseeded.
    */
   readonly noiseSeed?: number;
+  /**
+   * BatchNorm in training mode: batch statistics of the clean activations of this call's batch
+   * (constants of the bound pass), and the running statistics updated once per call (PyTorch's
+   * momentum rule, unbiased variance). Absent: evaluation mode, running statistics.
+   */
+  readonly bnTrain?: boolean;
 }
 
 export interface BoundOptions extends RunOptions {

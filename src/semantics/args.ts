@@ -19,6 +19,8 @@ export interface ArgSpec<T = unknown> {
   readonly default: T | undefined;
   readonly defaultText: string;
   readonly doc: string;
+  /** No default, yet not required: the rule derives the value when absent (avgpool's stride). */
+  readonly optional?: boolean;
 }
 
 export function argSpec<T>(
@@ -95,6 +97,7 @@ export function readArgs(
   for (const p of params) {
     const e = bound.get(p.name);
     if (e === undefined) {
+      if (p.default === undefined && p.optional) continue;
       if (p.default === undefined) {
         if (!misspelt)
           bag.report(Diag.MissingArgument, at, [callee, p.name], { help: [`for example: ${example}`] });

@@ -7,7 +7,7 @@
  * first layer whose shape cannot be inferred, so one mistake gives one diagnostic, not a cascade.
  */
 import type { InputIR, Layer, ParamSpec, Shape } from '../ir/ir.js';
-import { numel } from '../ir/ir.js';
+import { isActivation, numel } from '../ir/ir.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import { Diag } from '../diagnostics/messages.js';
 import { positionOf, type Span } from '../diagnostics/source.js';
@@ -36,6 +36,8 @@ interface LayerDecl {
   readonly name: { readonly text: string; readonly span: Span } | undefined;
   /** Undefined when an argument was wrong (already reported). */
   readonly args: BoundArgs | undefined;
+  /** Inputs named explicitly (leading bare names: `add(conv2, shortcut)`); empty = the previous layer. */
+  readonly inputs: readonly { readonly text: string; readonly span: Span }[];
   readonly span: Span;
 }
 
@@ -139,15 +141,15 @@ function layerDecl(e: Entry, bag: DiagnosticBag): LayerDecl | undefined {
     });
     return undefined;
   }
-  const args = readArgs(
-    rule.kind,
-    rule.args,
-    expr.kind === 'Call' ? expr.args : [],
-    expr.span,
-    bag,
-    rule.example,
-  );
-  return { rule, name, args, span: e.span };
+  // leading positional bare names are the node's inputs; the rest are the op's arguments
+  const all = expr.kind === 'Call' ? expr.args : [];
+  let k = 0;
+  while (k < all.length && all[k]!.name === undefined && all[k]!.value.kind === 'Ident') k++;
+  const inputs = all
+    .slice(0, k)
+    .map((a) => ({ text: (a.value as { text: string }).text, span: a.value.span }));
+  const args = readArgs(rule.name, rule.args, all.slice(k), expr.span, bag, rule.example);
+  return { rule, name, args, inputs, span: e.span };
 }
 
 export interface NetworkPart {
@@ -236,7 +238,12 @@ function checkName(text: string, span: Span, bag: DiagnosticBag): boolean {
   return problem === undefined;
 }
 
-/** Names every layer, infers shapes, derives parameters; undefined after a reported error. */
+/**
+ * Names every node, resolves its inputs (explicit names, else the previous node; `input` is the
+ * network input), infers shapes, derives parameters; undefined after a reported error. Inputs
+ * must be defined earlier in the block, so the graph is acyclic by construction and the layer
+ * order is a topological order.
+ */
 function checkLayers(
   decls: readonly LayerDecl[],
   inShape: Shape,
@@ -245,17 +252,43 @@ function checkLayers(
 ): Layer[] | undefined {
   const names = nameLayers(decls, bag);
   const layers: Layer[] = [];
-  let input = { shape: inShape, from: 'the network input' };
-  let inputName = 'input';
-  /** The [C, H, W] map most recently flattened, while only activations follow it. */
-  let flattenedFrom: Shape | undefined;
+  const byName = new Map<string, Layer>();
+  const declared = new Set(names);
+  const used = new Set<string>();
+  /** For each node: the [C, H, W] map it flattens, while only activations follow the flatten. */
+  const flatFrom = new Map<string, Shape>();
   for (const [i, d] of decls.entries()) {
-    if (d.args === undefined) return undefined;
-    const inferred = d.rule.infer(d.args, input, d.span, bag);
-    if (inferred === undefined) return undefined;
     const name = names[i]!;
+    const inputNames =
+      d.inputs.length > 0 ? d.inputs.map((x) => x.text) : [i === 0 ? 'input' : names[i - 1]!];
+    let ok = true;
+    d.inputs.forEach((x) => {
+      if (x.text === 'input' || byName.has(x.text)) return;
+      ok = false;
+      if (declared.has(x.text)) bag.report(Diag.ForwardInput, x.span, [x.text, name]);
+      else
+        bag.report(Diag.UnknownInput, x.span, [x.text, name], {
+          help: [didYouMean(x.text, ['input', ...byName.keys()])],
+        });
+    });
+    if (!ok || d.args === undefined) return undefined;
+    if (inputNames.length !== d.rule.arity) {
+      bag.report(Diag.InputCount, d.span, [d.rule.name, d.rule.arity, inputNames.length], {
+        help: [`for example: ${d.rule.example}`],
+      });
+      return undefined;
+    }
+    inputNames.forEach((n) => used.add(n));
+    const inputs = inputNames.map((n) => ({
+      shape: n === 'input' ? inShape : byName.get(n)!.outShape,
+      from: n === 'input' ? 'the network input' : `its input '${n}'`,
+    }));
+    const inferred = d.rule.infer(d.args, inputs, d.span, bag);
+    if (inferred === undefined) return undefined;
     const { op, outShape } = inferred;
-    const params: ParamSpec[] = d.rule.params(op, input.shape).map((p) => ({
+    const inShapes = inputs.map((x) => x.shape);
+    const flattenedFrom = inputNames.length === 1 ? flatFrom.get(inputNames[0]!) : undefined;
+    const params: ParamSpec[] = d.rule.params(op, inShapes).map((p) => ({
       name: `${name}.${p.param}`,
       ident: paramIdent(name, p.param),
       role: p.role,
@@ -265,23 +298,30 @@ function checkLayers(
         ? { flattenedFrom }
         : {}),
     }));
-    if (op.kind === 'flatten') flattenedFrom = input.shape;
-    else if (op.kind === 'dense' || op.kind === 'conv2d') flattenedFrom = undefined;
+    if (op.kind === 'flatten') flatFrom.set(name, inShapes[0]!);
+    else if (flattenedFrom !== undefined && isActivation(op)) flatFrom.set(name, flattenedFrom);
     const pos = positionOf(bag.file, d.span.start);
-    layers.push({
+    const layer: Layer = {
       index: i,
       name,
       ident: name,
       op,
-      inputs: [inputName],
-      inShape: input.shape,
+      inputs: inputNames,
+      inShapes,
+      inShape: inShapes[0]!,
       outShape,
       params,
       origin: { line: pos.line, col: pos.col, start: d.span.start, end: d.span.end },
-    });
-    input = { shape: outShape, from: `its input '${name}'` };
-    inputName = name;
+    };
+    layers.push(layer);
+    byName.set(name, layer);
   }
+  decls.forEach((d, i) => {
+    if (i < decls.length - 1 && !used.has(names[i]!))
+      bag.report(Diag.UnusedLayer, d.name?.span ?? d.span, [names[i]!], {
+        help: ['use it as an input of a later layer, or remove it'],
+      });
+  });
   if (!checkOutput(decls, layers, classes, bag) || !checkCollisions(decls, layers, bag)) return undefined;
   return layers;
 }

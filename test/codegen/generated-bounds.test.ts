@@ -47,7 +47,43 @@ const SPECS: Record<string, string> = {
     flatten  fc = dense(10)  relu  out = dense(10)
   }
 }${RECIPE('cifar10', 2 / 255)}`,
+  // graph networks: BatchNorm, residual adds (identity and strided 1x1 shortcut), zero padding,
+  // average and global average pooling, every activation; no recipe (bounds only)
+  residual: `network gen_residual {
+  input = 1x8x8  domain = [0, 1]  mean = [0.2]  std = [0.3]  classes = 10
+  layers {
+    stem = conv2d(3, kernel: 3, padding: 1)  bn0 = batchnorm  r0 = relu
+    c1 = conv2d(3, kernel: 3, padding: 1)  bn1 = batchnorm  r1 = relu
+    c2 = conv2d(3, kernel: 3, padding: 1)  bn2 = batchnorm(eps: 0.001)
+    sum1 = add(bn2, r0)  r2 = relu
+    c3 = conv2d(4, kernel: 3, stride: 2, padding: 1)  r3 = leaky_relu(0.1)
+    sc = conv2d(r2, 4, kernel: 1, stride: 2, bias: false)
+    sum2 = add(r3, sc)  r4 = paramramp(0.01)
+    p = pad([1, 0, 1, 0])  pool = avgpool(2, stride: 1)  gp = global_avgpool
+    flatten  out = dense(10)
+  }
+}
+threat { norm = linf  train_eps = 0.03  test_eps = [0.03] }`,
+  vector: `network gen_vector {
+  input = 20  domain = [0, 1]  classes = 10
+  layers {
+    fc1 = dense(12)  bn1 = batchnorm  r1 = relu
+    fc2 = dense(12)  bn2 = batchnorm(affine: false)  r2 = relu
+    s = add(r2, r1)  fc3 = dense(10)  relu
+    out = dense(10)
+  }
+}
+threat { norm = linf  train_eps = 0.05  test_eps = [0.05] }`,
 };
+
+/** Non-trivial BatchNorm parameters and statistics (γ of both signs, var in [0.3, 2]). */
+function randomBn(role: string, n: number, r: () => number): number[] | undefined {
+  const draw = (f: () => number): number[] => Array.from({ length: n }, f);
+  if (role === 'bn.weight') return draw(() => (r() < 0.2 ? -1 : 1) * (0.5 + r()));
+  if (role === 'bn.bias' || role === 'bn.mean') return draw(() => r() - 0.5);
+  if (role === 'bn.var') return draw(() => 0.3 + 1.7 * r());
+  return undefined;
+}
 
 const METHODS: readonly BoundMethod[] = ['ibp', 'lbp', 'crown-ibp', 'crown-lbp', 'crown'];
 const LINES: readonly LineStrategy[] = ['tight', 'adaptive', 'constant'];
@@ -86,6 +122,8 @@ beforeAll(async () => {
     const r = rng(seed++);
     const p = mod.initParams(seed);
     for (const spec of mod.meta.params) {
+      const bn = randomBn(spec.role, p[spec.ident]!.size, r);
+      if (bn) p[spec.ident]!.assign(tf.tensor(bn, p[spec.ident]!.shape));
       // spread r over [0.05, 0.65] so every ParamRamp case occurs
       if (spec.role === 'ramp.r')
         p[spec.ident]!.assign(
@@ -257,5 +295,60 @@ describe.each(Object.keys(SPECS))('generated module %s', (name) => {
       const k = run(c, m, 'constant');
       k.lower.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(b['ibp']!.lower[i]![j]!, 4)));
     }
+  });
+});
+
+describe('BatchNorm training mode (bnTrain)', () => {
+  it('evaluation leaves the running statistics alone; training moves them by the momentum rule', () => {
+    const c = cases.vector!;
+    const ident = (name: string): string => c.mod.meta.params.find((q) => q.name === name)!.ident;
+    const mean = c.p[ident('bn1.running_mean')]!;
+    const vari = c.p[ident('bn1.running_var')]!;
+    const before = [Array.from(mean.dataSync()), Array.from(vari.dataSync())];
+    tf.tidy(() => c.mod.forward(c.p, c.x));
+    expect([Array.from(mean.dataSync()), Array.from(vari.dataSync())]).toEqual(before);
+    // the input of bn1 is fc1's output x·W + b (internal layout: W [in, out])
+    const z = tf.tidy(() =>
+      tf
+        .add(tf.matMul(c.x as tf.Tensor2D, c.p[ident('fc1.weight')]! as tf.Tensor2D), c.p[ident('fc1.bias')]!)
+        .arraySync(),
+    ) as number[][];
+    const logitsTrain = tf.tidy(() =>
+      (c.mod.forward(c.p, c.x, { bnTrain: true }) as tf.Tensor2D).arraySync(),
+    );
+    const after = [Array.from(mean.dataSync()), Array.from(vari.dataSync())];
+    for (let j = 0; j < 12; j++) {
+      const col = z.map((r) => r[j]!);
+      const mu = col.reduce((a, b) => a + b, 0) / B;
+      const unbiased = col.reduce((a, b) => a + (b - mu) ** 2, 0) / (B - 1);
+      expect(after[0]![j]!).toBeCloseTo(0.9 * before[0]![j]! + 0.1 * mu, 5);
+      expect(after[1]![j]!).toBeCloseTo(0.9 * before[1]![j]! + 0.1 * unbiased, 5);
+    }
+    // batch statistics change the function: the training-mode logits differ from evaluation's
+    const logitsEval = tf.tidy(() => (c.mod.forward(c.p, c.x) as tf.Tensor2D).arraySync());
+    expect(logitsTrain).not.toEqual(logitsEval);
+    mean.assign(tf.tensor(before[0]!));
+    vari.assign(tf.tensor(before[1]!));
+  });
+
+  it('a bound pass in training mode bounds the training-mode network (batch statistics as constants)', () => {
+    const c = cases.vector!;
+    const buffers = c.mod.meta.params.filter((q) => q.role === 'bn.mean' || q.role === 'bn.var');
+    const saved = buffers.map((q) => c.p[q.ident]!.clone());
+    const [lower, upper] = tf.tidy(() => {
+      const box = inputBox(c.x, c.eps, c.mod.meta.inputCfg);
+      const r = c.mod.bounds(c.p, box, 'crown-ibp', { bnTrain: true });
+      return [r.lower.arraySync(), r.upper.arraySync()];
+    });
+    // the same batch statistics come from the same clean batch: logits of that batch are inside
+    const logits = tf.tidy(() => (c.mod.forward(c.p, c.x, { bnTrain: true }) as tf.Tensor2D).arraySync());
+    logits.forEach((z, b) =>
+      z.forEach((v, k) => {
+        expect(v).toBeGreaterThanOrEqual(lower[b]![k]! - 1e-4);
+        expect(v).toBeLessThanOrEqual(upper[b]![k]! + 1e-4);
+      }),
+    );
+    buffers.forEach((q, i) => c.p[q.ident]!.assign(saved[i]!));
+    tf.dispose(saved);
   });
 });

@@ -146,6 +146,7 @@ export function buildNet(
       ident: name,
       op,
       inputs: [index === 0 ? 'input' : layers[index - 1]!.name],
+      inShapes: [shape],
       inShape: shape,
       outShape,
       params: ps,

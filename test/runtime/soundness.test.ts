@@ -7,9 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import type { BoundMethod, LineStrategy } from '../../src/ir/ir.js';
 import { numel } from '../../src/ir/ir.js';
-import { compile, normalizeInPlace, refForward } from '../../src/reference/index.js';
-import { activate } from '../../src/runtime/lines.js';
-import { f64Num } from '../../src/runtime/num.js';
+import { refForward, refPreActivations } from '../../src/reference/index.js';
 import * as rt from '../../src/runtime/index.js';
 import {
   buildNet,
@@ -74,31 +72,8 @@ function samplePoints(net: TestNet, x: Float64Array, seed: number, perSample: nu
 }
 
 /** Pre-activation values of every activation layer for raw points (float64 reference). */
-function preActivations(net: TestNet, pts: Float64Array, count: number): Float64Array[][] {
-  const steps = compile(net.model, net.torch);
-  const n0 = numel(net.model.input.shape);
-  const out: Float64Array[][] = [];
-  for (let k = 0; k < count; k++) {
-    let v = normalizeInPlace(net.model, pts.slice(k * n0, (k + 1) * n0));
-    const acts: Float64Array[] = [];
-    for (const s of steps) {
-      if (s.kind === 'act') {
-        acts.push(v);
-        v = activate(f64Num, s.act, v);
-      } else {
-        const o = new Float64Array(s.nOut);
-        for (let j = 0; j < s.nOut; j++) {
-          let a = s.b[j]!;
-          for (let i = 0; i < s.nIn; i++) a += s.W[j * s.nIn + i]! * v[i]!;
-          o[j] = a;
-        }
-        v = o;
-      }
-    }
-    out.push(acts);
-  }
-  return out;
-}
+const preActivations = (net: TestNet, pts: Float64Array, count: number): Float64Array[][] =>
+  refPreActivations(net.model, net.torch, pts, count);
 
 await useBackend('wasm');
 

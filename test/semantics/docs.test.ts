@@ -32,11 +32,11 @@ describe('docs/language.md', () => {
 
   it('lists every layer kind with its arguments and defaults', () => {
     for (const rule of LAYER_RULES.values()) {
-      const row = doc.split('\n').find((l) => l.startsWith(`| \`${rule.kind}\` |`));
-      expect(row, rule.kind).toBeDefined();
+      const row = doc.split('\n').find((l) => l.startsWith(`| \`${rule.name}\` |`));
+      expect(row, rule.name).toBeDefined();
       for (const a of rule.args)
         expect(row).toContain(
-          a.default === undefined ? `\`${a.name}\` (required)` : `\`${a.name}\` = \`${a.defaultText}\``,
+          a.default === undefined && !a.optional ? `\`${a.name}\` (required)` : `\`${a.name}\` = \`${a.defaultText}\``,
         );
     }
   });

@@ -282,6 +282,10 @@ const roleHint: Readonly<Record<ParamSpec['role'], string>> = {
   'conv.weight': 'torch layout [out, in, kh, kw]',
   bias: '[out]',
   'ramp.r': "shaped like the layer's neurons, [C, H, W] or [N]",
+  'bn.weight': '[channels]',
+  'bn.bias': '[channels]',
+  'bn.mean': '[channels] (running mean)',
+  'bn.var': '[channels] (running variance)',
 };
 
 /** Why a tensor's shape differs, with a hint when it is the transposed (Keras-style) layout. */

@@ -7,6 +7,7 @@
  * resume state). Everything random is a function of (seed, epoch, step), so a resumed run
  * computes the same numbers as an uninterrupted one.
  */
+import { isBuffer } from '../../ir/ir.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../../cli/errors.js';
 import { ProgressBar, formatDuration, type ProgressStream } from '../../cli/progress.js';
@@ -201,7 +202,11 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
   ) {
     this.stepsPerEpoch = Math.ceil(train.n / recipe.batchSize);
     const ramp = new Set(module.meta.params.filter((p) => p.role === 'ramp.r').map((p) => p.ident));
-    this.vars = Object.entries(params).map(([ident, v]) => ({ ident, v, ramp: ramp.has(ident) }));
+    // buffers (BatchNorm running statistics) are saved with the weights but never trained
+    const buffers = new Set(module.meta.params.filter(isBuffer).map((p) => p.ident));
+    this.vars = Object.entries(params)
+      .filter(([ident]) => !buffers.has(ident))
+      .map(([ident, v]) => ({ ident, v, ramp: ramp.has(ident) }));
     this.decay = Object.fromEntries(
       this.vars.map((e) => [e.ident, e.ramp ? 0 : recipe.optimizer.weightDecay]),
     );
