@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { Tensor } from '@tensorflow/tfjs-core';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..');
-const SPECS = ['fmnist-mlp', 'fmnist-cnn-small'] as const;
+const SPECS = ['fmnist-mlp', 'fmnist-cnn-small', 'fmnist-resnet', 'fmnist-cnn7-bn'] as const;
 const METHODS = [
   'forward',
   'ibp',
