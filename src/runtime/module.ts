@@ -4,7 +4,17 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ParamSpec, Shape, ThreatIR, TrainRecipe, VerifyConfig, OpKind } from '../ir/ir.js';
-import type { BoundMethod, BoundOptions, BoundResult, InputBox, InputCfg, RunOptions } from './types.js';
+import type {
+  BoundMethod,
+  BoundOptions,
+  BoundResult,
+  InputBox,
+  InputCfg,
+  ParamSet,
+  RunOptions,
+} from './types.js';
+
+export type { ParamSet };
 import type { LossParts } from './train/loss.js';
 import type { Schedule, StepState, TrainConstants, TrainRun } from './train/types.js';
 
@@ -50,9 +60,6 @@ export interface ModuleMeta {
   /** η used at evaluation: the η schedule's end value if the recipe has one, else undefined. */
   readonly evalEta?: number;
 }
-
-/** Parameters keyed by `ParamSpec.ident`, internal layout. */
-export type ParamSet = Record<string, tf.Variable>;
 
 /** The generated trainer (src/codegen/emit-train.ts; contract in src/runtime/train/types.ts). */
 export interface TrainProgram {

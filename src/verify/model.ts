@@ -11,7 +11,7 @@ import type { BoundMethod, BoundOptions, BoundResult, RunOptions } from '../runt
 import { loadSpecModule } from '../codegen/load.js';
 import { loadParams } from '../runtime/io/safetensors.js';
 import { loadDataset, subset, validationSplit } from '../runtime/io/datasets.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import { BoundRefusal, disposeResult, type EvalData, type Verifiable } from './evaluate.js';
 
 /** Run options for evaluation: η = the schedule's end value when the recipe decays η. */
