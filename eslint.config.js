@@ -14,6 +14,7 @@ export default tseslint.config(
       'data/**',
       'models/**',
       'bin/**',
+      'dist/**',
     ],
   },
   js.configs.recommended,
@@ -23,5 +24,9 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
+  },
+  {
+    files: ['**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
 );

@@ -732,7 +732,10 @@ export function forward(p: Params, x: tf.Tensor, o: rt.RunOptions = {}): tf.Tens
 
 /** Logits and the output of every ParamRamp layer (used to re-initialise r). */
 export function activations(p: Params, x: tf.Tensor, o: rt.RunOptions = {}): { logits: tf.Tensor2D; acts: Record<string, tf.Tensor> } {
-  return tf.tidy(() => forwardCore(p, rt.normalize(x, meta.inputCfg), resolveActs(p, o), o));
+  return tf.tidy(() => {
+    const f = forwardCore(p, rt.normalize(x, meta.inputCfg), resolveActs(p, o), o);
+    return { logits: f.logits, acts: f.acts };
+  });
 }
 
 /** Per-call data: from the running statistics, or (o.bnTrain) from the batch statistics of the clean forward pass of this batch. */

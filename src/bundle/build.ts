@@ -10,14 +10,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { build, type Metafile } from 'esbuild';
-import { cacheSpecModule, VNET_ROOT } from '../codegen/load.js';
+import { cacheSpecSource, loadSpecModule, VNET_ROOT } from '../codegen/load.js';
 import { COMPILER_VERSION } from '../codegen/emit-module.js';
-import { fileError, UserError } from '../cli/errors.js';
+import { fileError, UserError } from '../base/errors.js';
 import { writeFileAtomic } from '../runtime/io/atomic.js';
 import { checkParamBytes } from '../runtime/io/safetensors.js';
-import { requireBlock, type GeneratedModule } from '../runtime/module.js';
+import { requireBlock } from '../runtime/module.js';
 import { DATASET_INFO } from '../semantics/recipe.js';
 import { loadEvalSplit, type EvalSplit } from '../verify/model.js';
 import { parseCertificates } from '../verify/recheck.js';
@@ -145,8 +144,8 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
   const split = o.split ?? 'test';
 
   // the network, compiled as the CLI compiles it
-  const { outFile } = cacheSpecModule(o.specPath);
-  const mod = (await import(pathToFileURL(outFile).href)) as GeneratedModule;
+  const { outFile } = await cacheSpecSource(o.specPath);
+  const mod = await loadSpecModule(o.specPath);
   const meta = mod.meta;
   const recipe = requireBlock(meta, 'train', 'bundle', "the page shows samples of the recipe's data set");
   const weights = readInput(o.weightsPath, 'the weights');

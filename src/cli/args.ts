@@ -1,93 +1,72 @@
 /**
- * A small, strict flag parser shared by every command: `--flag value`, `--flag=value`, boolean
- * flags, positionals. Unknown flags are user errors with a did-you-mean.
+ * Parsed command-line arguments as commands see them, typed getters, and the checks commander
+ * does not do for us: flag values are validated (numbers, list items) and a value that is really
+ * the next option (`--weights --help`) is refused rather than taken as a file name.
  */
-import { UserError } from './errors.js';
-import { closest } from '../util/suggest.js';
+import { InvalidArgumentError } from 'commander';
+import { UserError } from '../base/errors.js';
+import type { OptionSpec } from './command.js';
 
-export interface FlagSpec {
-  readonly name: string;
-  /** 'bool' flags take no value. */
-  readonly type: 'string' | 'number' | 'bool' | 'list';
-  readonly help: string;
-  readonly default?: string | number | boolean;
-}
+export type FlagValue = string | number | boolean | readonly string[] | undefined;
 
 export interface ParsedArgs {
   readonly positionals: readonly string[];
-  readonly flags: Readonly<Record<string, string | number | boolean | readonly string[] | undefined>>;
+  /** By long option name (`limit-train`, not camel case); defaults filled in. */
+  readonly flags: Readonly<Record<string, FlagValue>>;
+  /** The command's own arguments as typed (after the command name). */
+  readonly argv: readonly string[];
 }
 
-export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): ParsedArgs {
-  const byName = new Map(specs.map((s) => [s.name, s]));
-  const flags: Record<string, string | number | boolean | readonly string[] | undefined> = {};
-  for (const s of specs) flags[s.name] = s.default;
-  const positionals: string[] = [];
+/** commander argParser for `number` options. */
+export function parseNumberValue(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`not a number: '${value}'`);
+  return n;
+}
+
+/** commander argParser for `list` options: comma-separated, trimmed, no empty items. */
+export function parseListValue(value: string): string[] {
+  const items = value.split(',').map((v) => v.trim());
+  if (items.some((v) => v === ''))
+    throw new InvalidArgumentError(
+      items.every((v) => v === '')
+        ? 'the list is empty'
+        : `'${value}' has an empty item (write the items separated by single commas)`,
+    );
+  return items;
+}
+
+const looksLikeOption = (t: string): boolean => t.startsWith('-') && t !== '-' && !/^-\d|^-\.\d/.test(t);
+
+/**
+ * Refuses `--flag NEXT` where the flag takes a value and NEXT is itself an option (commander would
+ * take `--help` as the file name in `--weights --help`). `--flag=value` is always literal.
+ */
+export function checkFlagValues(argv: readonly string[], specs: readonly OptionSpec[]): void {
+  const valued = new Map<string, OptionSpec>();
+  for (const s of specs)
+    if (s.type !== 'bool') {
+      valued.set(`--${s.name}`, s);
+      if (s.short) valued.set(`-${s.short}`, s);
+    }
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!a.startsWith('--')) {
-      positionals.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const name = a.slice(2, eq < 0 ? undefined : eq);
-    const spec = byName.get(name);
-    if (!spec) {
-      const s = closest(name, [...byName.keys()]);
-      throw new UserError(`unknown option '--${name}'`, s ? [`did you mean '--${s}'?`] : []);
-    }
-    if (spec.type === 'bool') {
-      if (eq >= 0) throw new UserError(`option '--${name}' takes no value`);
-      flags[name] = true;
-      continue;
-    }
-    let value: string | undefined;
-    if (eq >= 0) value = a.slice(eq + 1);
-    else {
-      value = argv[i + 1];
-      i++;
-    }
-    if (value === undefined) throw new UserError(`option '--${name}' needs a value`);
-    if (spec.type === 'number') {
-      const n = Number(value);
-      if (value.trim() === '' || !Number.isFinite(n))
-        throw new UserError(`option '--${name}' needs a number, got '${value}'`);
-      flags[name] = n;
-    } else if (spec.type === 'list') {
-      flags[name] = value
-        .split(',')
-        .map((v) => v.trim())
-        .filter((v) => v !== '');
-    } else flags[name] = value;
+    const t = argv[i]!;
+    if (t === '--') return;
+    const s = valued.get(t);
+    if (!s) continue;
+    const next = argv[i + 1];
+    if (next !== undefined && looksLikeOption(next))
+      throw new UserError(
+        `option '--${s.name}' needs a value, but the next argument is the option '${next}'`,
+        [
+          `give the value right after the flag, or write --${s.name}=${next} if '${next}' is really the value`,
+        ],
+      );
+    i++;
   }
-  return { positionals, flags };
 }
 
-export function usage(
-  command: string,
-  synopsis: string,
-  summary: string,
-  specs: readonly FlagSpec[],
-): string {
-  const lines = [`usage: vnet ${command} ${synopsis}`, '', summary, ''];
-  if (specs.length) {
-    lines.push('options:');
-    for (const s of specs) {
-      const v =
-        s.type === 'bool' ? '' : s.type === 'list' ? ' A,B,...' : s.type === 'number' ? ' N' : ' VALUE';
-      const d = s.default !== undefined ? ` (default: ${String(s.default)})` : '';
-      lines.push(`  --${s.name}${v}`.padEnd(30) + ` ${s.help}${d}`);
-    }
-  }
-  lines.push('  --help'.padEnd(30) + ' show this help');
-  return lines.join('\n');
-}
-
-/** Typed getters that turn a missing or ill-typed flag into a UserError. */
+/** Typed getters. */
 export const flagString = (a: ParsedArgs, name: string): string | undefined => {
   const v = a.flags[name];
   return typeof v === 'string' ? v : undefined;
@@ -99,7 +78,7 @@ export const flagNumber = (a: ParsedArgs, name: string): number | undefined => {
 export const flagBool = (a: ParsedArgs, name: string): boolean => a.flags[name] === true;
 export const flagList = (a: ParsedArgs, name: string): readonly string[] | undefined => {
   const v = a.flags[name];
-  return Array.isArray(v) ? (v as readonly string[]) : undefined;
+  return Array.isArray(v) ? (v as readonly string[]) : typeof v === 'string' ? parseListValue(v) : undefined;
 };
 export function requireFlag<T>(v: T | undefined, name: string): T {
   if (v === undefined) throw new UserError(`missing required option '--${name}'`);

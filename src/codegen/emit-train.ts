@@ -9,18 +9,18 @@
  * src/runtime/train/types.ts; the run itself is src/runtime/train/run.ts).
  *
  * Nothing from the spec is spliced as text: numbers go through `num` (finite, exact), strings
- * through JSON.stringify, identifiers are the checker's validated `ident`s.
+ * through codeString, identifiers are the checker's validated `ident`s.
  */
 import type { Layer, ModelIR, ThreatIR, TrainRecipe } from '../ir/ir.js';
+import { codeString, num } from './describe.js';
 
 /** A model with both a `train` and a `threat` block (what the training section is emitted for). */
 type TrainedIR = ModelIR & { readonly train: TrainRecipe; readonly threat: ThreatIR };
-import { num } from './describe.js';
 
-/** A TypeScript literal of plain data: numbers via `num`, strings via JSON.stringify. */
+/** A TypeScript literal of plain data: numbers via `num`, strings via codeString. */
 function lit(v: unknown): string {
   if (typeof v === 'number') return num(v);
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return codeString(v);
   if (typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map(lit).join(', ')}]`;
   if (v !== null && typeof v === 'object') {
@@ -125,7 +125,7 @@ function lossFunction(m: TrainedIR, hasRamp: boolean): string {
     '  }',
     '  const box = rt.inputBox(x, st.eps, meta.inputCfg);',
     crown
-      ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed, lines: ${JSON.stringify(m.train.lines)}, lowerOnly: true${bn} };`
+      ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed, lines: ${codeString(m.train.lines)}, lowerOnly: true${bn} };`
       : `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed${bn} };`,
   ];
   if (crown) {
@@ -188,7 +188,7 @@ function trainFunction(m: TrainedIR, ramps: readonly Layer[]): string {
     for (const l of ramps) {
       const r = l.params.find((p) => p.role === 'ramp.r');
       if (!r) throw new Error(`internal: ParamRamp layer '${l.name}' has no r parameter`);
-      out.push(`  rt.resetRamp(run.params.${r.ident}, mean[${JSON.stringify(l.name)}]!);`);
+      out.push(`  rt.resetRamp(run.params.${r.ident}, mean[${codeString(l.name)}]!);`);
     }
     out.push('  tf.dispose(Object.values(mean));', '}');
   }
@@ -204,7 +204,7 @@ export function emitTrainSection(model: ModelIR): string {
   const m = model as TrainedIR;
   const ramps = m.layers.filter((l) => l.op.kind === 'paramramp');
   return [
-    `// Training: method ${JSON.stringify(m.train.method)} (paper-notes §5); run by \`vnet train\`.`,
+    `// Training: method ${codeString(m.train.method)} (paper-notes §5); run by \`vnet train\`.`,
     '',
     recipeConstant(m),
     '',

@@ -92,8 +92,7 @@ export const Diag = {
   UnusedLayer: def(2114, (name: S) => `the output of layer '${name}' is never used`, 'warning'),
   InputCount: def(
     2115,
-    (kind: S, n: N, found: N) =>
-      `${kind} takes ${n} input${n === 1 ? '' : 's'}, found ${found}`,
+    (kind: S, n: N, found: N) => `${kind} takes ${n} input${n === 1 ? '' : 's'}, found ${found}`,
   ),
 
   // VN22xx: shapes

@@ -69,14 +69,7 @@ export const isAffine = (op: Op): op is AffineOp => op.kind === 'dense' || op.ki
 
 /** How a parameter is stored in PyTorch; decides the conversion to the runtime layout. */
 export type ParamRole =
-  | 'dense.weight'
-  | 'conv.weight'
-  | 'bias'
-  | 'ramp.r'
-  | 'bn.weight'
-  | 'bn.bias'
-  | 'bn.mean'
-  | 'bn.var';
+  'dense.weight' | 'conv.weight' | 'bias' | 'ramp.r' | 'bn.weight' | 'bn.bias' | 'bn.mean' | 'bn.var';
 
 /** Roles of buffers: saved and loaded with the weights, never trained by the optimiser. */
 export const BUFFER_ROLES: readonly ParamRole[] = ['bn.mean', 'bn.var'];

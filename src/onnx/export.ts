@@ -11,7 +11,7 @@
  * Node and value names are the layer names; initializers are the PyTorch parameter names.
  */
 import type { Layer, ModelIR } from '../ir/ir.js';
-import { UserError, fileError } from '../cli/errors.js';
+import { UserError, fileError } from '../base/errors.js';
 import { readSafetensors } from '../runtime/io/safetensors.js';
 import { R_MIN } from '../runtime/lines.js';
 import { writeFileAtomic } from '../runtime/io/atomic.js';

@@ -9,7 +9,7 @@
  *
  * Errors are ImportErrors (a UserError) that name the node, its op type, and what is wrong.
  */
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import type { AttrValue, OnnxModel, OnnxNode, Tensor } from './proto.js';
 import { DataType } from './proto.js';
 import {

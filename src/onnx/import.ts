@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import { writeFileAtomic } from '../runtime/io/atomic.js';
 import { encodeSafetensors, type NamedTensor } from '../runtime/io/safetensors.js';
 import { buildGraph } from './graph.js';

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { fileError } from '../cli/errors.js';
+import { fileError } from '../base/errors.js';
 
 const root = protobuf.loadSync(fileURLToPath(new URL('./onnx.proto', import.meta.url)));
 const ModelProto = root.lookupType('onnx.ModelProto');

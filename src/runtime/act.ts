@@ -5,7 +5,7 @@
  * bounding lines `relax` (the shared case tables of `lines.ts` evaluated on tfjs tensors).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import type { LineStrategy } from '../ir/ir.js';
 import { activate, boundLines, R_MIN } from './lines.js';
 import { tfNum } from './num.js';

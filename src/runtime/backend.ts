@@ -17,18 +17,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { register } from 'node:module';
 import { join } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import { closest } from '../util/suggest.js';
 import { installWasmKernels } from './wasm-kernels.js';
 import { installWebgpuKernels } from './webgpu-kernels.js';
 
-export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+import { BACKEND_NAMES, type BackendName } from './backend-names.js';
+
+export { BACKEND_NAMES, type BackendName };
 
 /** The backend that runs, and a line for logs and reports (package, device, threads, …). */
 export interface BackendInfo {
   readonly name: 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
   readonly detail: string;
+  /** Why `auto` chose this backend (shown with --verbose). */
+  readonly choice?: string;
 }
 
 export interface BackendOptions {
@@ -245,7 +248,7 @@ export async function initBackend(flag: string | undefined, opts: BackendOptions
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
         const w = await startWasm(opts);
-        return { ...w, detail: `${w.detail}; tensorflow not available` };
+        return { ...w, choice: `auto: wasm, since ${e.message.replace(/^backend /, '')}` };
       }
   }
 }

@@ -3,7 +3,7 @@
  * (chunks its rows to fit) and LBP (refuses a batch that cannot fit; callers retry with fewer
  * samples). One budget, in MiB of float32 values, from env VNET_CROWN_BUDGET_MB (default 1 GiB).
  */
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import { envVar } from './env.js';
 
 const DEFAULT_BUDGET_MB = 1024;

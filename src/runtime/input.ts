@@ -4,7 +4,7 @@
  * specification C = e_y − e_j (j ≠ y, ascending), which generated code folds into the last layer.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import { syncReads } from './status.js';
 import type { InputBox, InputCfg } from './types.js';
 

@@ -3,9 +3,19 @@
  * benchmark load a generated module (dynamic import) and use it only through this interface.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import type { ParamSpec, Shape, ThreatIR, TrainRecipe, VerifyConfig, OpKind } from '../ir/ir.js';
-import type { BoundMethod, BoundOptions, BoundResult, InputBox, InputCfg, RunOptions } from './types.js';
+import type {
+  BoundMethod,
+  BoundOptions,
+  BoundResult,
+  InputBox,
+  InputCfg,
+  ParamSet,
+  RunOptions,
+} from './types.js';
+
+export type { ParamSet };
 import type { LossParts } from './train/loss.js';
 import type { Schedule, StepState, TrainConstants, TrainRun } from './train/types.js';
 
@@ -53,9 +63,6 @@ export interface ModuleMeta {
   /** η used at evaluation: the η schedule's end value if the recipe has one, else undefined. */
   readonly evalEta?: number;
 }
-
-/** Parameters keyed by `ParamSpec.ident`, internal layout. */
-export type ParamSet = Record<string, tf.Variable>;
 
 /** The generated trainer (src/codegen/emit-train.ts; contract in src/runtime/train/types.ts). */
 export interface TrainProgram {

@@ -17,6 +17,9 @@ import type { BoundMethod, LineStrategy, Padding4 } from '../ir/ir.js';
 
 export type { BoundMethod, LineStrategy };
 
+/** Parameters keyed by `ParamSpec.ident`, internal layout. */
+export type ParamSet = Record<string, tf.Variable>;
+
 /** Input domain and per-channel normalisation of a network input (raw values in `domain`). */
 export interface InputCfg {
   /** Internal shape without batch: [H, W, C] or [N]. */

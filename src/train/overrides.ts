@@ -6,7 +6,7 @@
  * clean phase stays at least one epoch long, and the batch size is capped so that the small
  * bundled data set still gives enough steps.
  */
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import type { TrainConstants } from '../runtime/train/types.js';
 
 /** Epochs of a `--quick` run unless `--epochs` says otherwise. */

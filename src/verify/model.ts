@@ -8,7 +8,7 @@ import { requireBlock } from '../runtime/module.js';
 import { loadSpecModule } from '../codegen/load.js';
 import { loadParams } from '../runtime/io/safetensors.js';
 import { loadDataset, subset, validationSplit } from '../runtime/io/datasets.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../base/errors.js';
 import type { EvalData } from './evaluate.js';
 
 export { boundsChunked, evalOptions, tidyResult, verifiable } from './verifiable.js';

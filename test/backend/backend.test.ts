@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/base/errors.js';
 import { initBackend } from '../../src/runtime/backend.js';
 
 const installed = (pkg: string): boolean => {
@@ -60,7 +60,8 @@ describe('initBackend', () => {
       );
       const auto = await initBackend(undefined);
       expect(auto.name).toBe('wasm');
-      expect(auto.detail).toContain('tensorflow not available');
+      expect(auto.detail).not.toContain('tensorflow');
+      expect(auto.choice).toMatch(/^auto: wasm, since 'tensorflow' is not available/);
     },
   );
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { buildBundle, type BundleOptions } from '../../src/bundle/build.js';
 import { MANIFEST_ID, WASM_FILES, type BundleManifest } from '../../src/bundle/manifest.js';
 import { formatBundleResult } from '../../src/bundle/report.js';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/base/errors.js';
 import { main } from '../../src/cli/main.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vnet-bundle-build-'));

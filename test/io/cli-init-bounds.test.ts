@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
-import { UserError } from '../../src/cli/errors.js';
-import { parseBoundsInput, type BoundsJson } from '../../src/cli/commands/bounds.js';
+import { UserError } from '../../src/base/errors.js';
+import { parseBoundsInput, type BoundsJson } from '../../src/verify/bounds.js';
 import { readSafetensors } from '../../src/runtime/io/safetensors.js';
 import type { ModuleMeta } from '../../src/runtime/module.js';
 import { tinyMeta } from './tiny-meta.js';
@@ -115,6 +115,11 @@ describe('vnet init and vnet bounds on specs/fmnist-mlp.vnet', () => {
     expect(await cli(...base, '--eps', '0', '--method', 'ibp', '--intermediate')).toBe(0);
     const r = JSON.parse(out.join('')) as BoundsJson;
     expect([r.method, r.lines, r.eps, r.spec]).toEqual(['ibp', 'tight', 0, 'margin']);
+    // What ran, and how long it took.
+    expect(r.backend).toMatch(/^cpu/);
+    expect(r.batch).toBe(100);
+    expect(r.seconds).toBeGreaterThan(0);
+    expect(r.seconds).toBeLessThan(600);
     // Reference: y = W3 relu(W2 relu(W1 x + b1) + b2) + b3 with PyTorch's [out, in] weights from the file.
     const t = readSafetensors(weights).tensors;
     const lin = (name: string, v: number[]) => {
@@ -186,6 +191,8 @@ describe('vnet init and vnet bounds on specs/fmnist-mlp.vnet', () => {
     expect(await cli(...base, '--eps', '0.1', '--method', 'ibp')).toBe(1);
     expect(err.join('\n')).toContain('labels[0] = 10 is not a class index 0..9');
     expect(await cli(...base, '--eps', '0.1', '--method', 'ibp', '--lines', 'loose')).toBe(1);
-    expect(err.join('\n')).toContain('--lines must be one of tight, adaptive, constant');
+    expect(err.join('\n')).toContain(
+      "--lines: unknown value 'loose' (expected one of tight, adaptive, constant)",
+    );
   });
 });

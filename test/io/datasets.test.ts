@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/base/errors.js';
 import { decodeCifarBatch, untar } from '../../src/runtime/io/cifar.js';
 import {
   batchOrder,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/base/errors.js';
 import {
   decodeSafetensors,
   encodeSafetensors,

@@ -26,7 +26,6 @@ import {
   ortLogits,
   samples,
   tmpDir,
-  vnetNet,
   vnnlibBox,
   type VnetNet,
 } from './helpers.js';

@@ -36,7 +36,9 @@ describe('docs/language.md', () => {
       expect(row, rule.name).toBeDefined();
       for (const a of rule.args)
         expect(row).toContain(
-          a.default === undefined && !a.optional ? `\`${a.name}\` (required)` : `\`${a.name}\` = \`${a.defaultText}\``,
+          a.default === undefined && !a.optional
+            ? `\`${a.name}\` (required)`
+            : `\`${a.name}\` = \`${a.defaultText}\``,
         );
     }
   });

@@ -32,7 +32,11 @@ afterEach(() => vi.restoreAllMocks());
 
 describe('vnet train: user errors', () => {
   it('needs exactly one spec', async () => {
-    expect(await vnet('train')).toEqual({ code: 1, err: expect.stringMatching(/no spec file given/) });
+    expect(await vnet('train')).toEqual({
+      code: 1,
+      err: expect.stringMatching(/error: missing required argument 'spec'/),
+    });
+    expect((await vnet('train', spec, spec)).err).toMatch(/error: too many arguments for 'train'/);
   });
 
   it('checks its numeric flags', async () => {

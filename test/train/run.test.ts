@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/base/errors.js';
 import { validationSplit, subset } from '../../src/runtime/io/datasets.js';
 import { readSafetensors } from '../../src/runtime/io/safetensors.js';
 import type { GeneratedModule } from '../../src/runtime/module.js';

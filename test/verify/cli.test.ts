@@ -4,15 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { evaluate, type EvalSettings } from '../../src/verify/evaluate.js';
-import {
-  EXIT_SOUNDNESS,
-  parseEps,
-  pickList,
-  reportVerify,
-  verifyJson,
-  type VerifyContext,
-} from '../../src/cli/commands/verify.js';
-import { UserError } from '../../src/cli/errors.js';
+import { EXIT_SOUNDNESS, reportVerify, verifyJson, type VerifyContext } from '../../src/verify/results.js';
+import { parseEps, pickList } from '../../src/cli/options.js';
+import { UserError } from '../../src/base/errors.js';
 import type { ModuleMeta } from '../../src/runtime/module.js';
 import { linearNet, useCpu } from './helpers.js';
 

@@ -2,15 +2,27 @@
  * `vnet bundle <spec> --weights W [--certificates C.jsonl] --out DIR`: a static site that
  * certifies the network in the visitor's browser (src/bundle/build.ts, the page in src/web/).
  */
-import type { Command } from '../command.js';
-import { flagNumber, flagString, parseArgs, requireFlag, usage, type FlagSpec } from '../args.js';
-import { UserError } from '../errors.js';
+import type { CommandSpec, OptionSpec } from '../command.js';
+import { flagNumber, flagString, requireFlag, type ParsedArgs } from '../args.js';
+import { UserError } from '../../base/errors.js';
 import { buildBundle } from '../../bundle/build.js';
 import { formatBundleResult } from '../../bundle/report.js';
 
-const FLAGS: readonly FlagSpec[] = [
-  { name: 'weights', type: 'string', help: 'safetensors file with the network parameters (required)' },
-  { name: 'out', type: 'string', help: 'directory to write the site to (required)' },
+const FLAGS: readonly OptionSpec[] = [
+  {
+    name: 'weights',
+    short: 'w',
+    type: 'string',
+    value: 'FILE',
+    help: 'safetensors file with the network parameters (required)',
+  },
+  {
+    name: 'out',
+    short: 'o',
+    type: 'string',
+    value: 'DIR',
+    help: 'directory to write the site to (required)',
+  },
   {
     name: 'certificates',
     type: 'string',
@@ -26,12 +38,7 @@ const FLAGS: readonly FlagSpec[] = [
   },
 ];
 
-async function run(argv: readonly string[]): Promise<number> {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length !== 1)
-    throw new UserError('expected exactly one spec file', [
-      'usage: vnet bundle <spec.vnet> --weights W.safetensors --out DIR',
-    ]);
+async function run(a: ParsedArgs): Promise<number> {
   const split = flagString(a, 'split') ?? 'test';
   if (split !== 'test' && split !== 'val')
     throw new UserError(`--split must be 'test' or 'val', got '${split}'`);
@@ -50,19 +57,15 @@ async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-export const bundleCommand: Command = {
-  name: 'bundle',
-  summary: 'a static web page that certifies the network in the browser (wasm SIMD or WebGPU)',
-  help: usage(
-    'bundle',
-    '<spec.vnet> --weights W.safetensors [--certificates C.jsonl] --out DIR',
-    [
-      'Writes a static site to DIR: index.html, app.js (the generated module, the runtime and',
-      'TensorFlow.js, bundled with esbuild), the tfjs wasm binaries, the weights, a few test samples',
-      'and the certificate file. Serve DIR with any static file server (nothing is fetched from',
-      'elsewhere); the page certifies a sample or a dropped image and re-checks the certificates.',
-    ].join('\n'),
-    FLAGS,
-  ),
+export const bundleCommand: CommandSpec = {
+  args: ['<spec>'],
+  description: [
+    'Writes a static site to DIR: index.html, app.js (the generated module, the runtime and',
+    'TensorFlow.js, bundled with esbuild), the tfjs wasm binaries, the weights, a few test samples',
+    'and the certificate file. Serve DIR with any static file server (nothing is fetched from',
+    'elsewhere); the page certifies a sample or a dropped image and re-checks the certificates.',
+  ].join(' '),
+  options: FLAGS,
+  examples: ['bundle specs/fmnist-mlp.vnet -w runs/fmnist-mlp/best.safetensors -o site'],
   run,
 };

@@ -2,32 +2,34 @@
  * `vnet check <spec...>` and `vnet compile <spec...> [--out DIR]`: diagnostics for every file (all
  * errors, not only the first), and for `compile` one generated module per spec.
  */
-import type { Command } from '../command.js';
-import { flagBool, flagString, parseArgs, usage, type FlagSpec } from '../args.js';
-import { UserError } from '../errors.js';
+import type { CommandSpec, OptionSpec } from '../command.js';
+import { flagBool, flagString, type ParsedArgs } from '../args.js';
 import { checkFile } from '../../semantics/index.js';
 import { renderPretty, shouldColor, toJson } from '../../diagnostics/render.js';
-import { emitModule } from '../../codegen/emit-module.js';
-import { runtimeImportFrom } from '../../codegen/load.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
+import { runtimeImportFrom } from '../../codegen/load.js';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Diagnostic } from '../../diagnostics/diagnostic.js';
 
-const CHECK_FLAGS: readonly FlagSpec[] = [
+const CHECK_FLAGS: readonly OptionSpec[] = [
   { name: 'json', type: 'bool', help: 'print diagnostics as JSON (one array for all files)' },
 ];
-const COMPILE_FLAGS: readonly FlagSpec[] = [
+const COMPILE_FLAGS: readonly OptionSpec[] = [
   ...CHECK_FLAGS,
-  { name: 'out', type: 'string', help: 'output directory for generated modules', default: 'generated' },
+  {
+    name: 'out',
+    short: 'o',
+    type: 'string',
+    value: 'DIR',
+    help: 'output directory for generated modules',
+    default: 'generated',
+  },
 ];
 
-async function run(argv: readonly string[], emit: boolean): Promise<number> {
-  const args = parseArgs(argv, emit ? COMPILE_FLAGS : CHECK_FLAGS);
-  if (args.positionals.length === 0)
-    throw new UserError('no spec files given', [
-      'usage: vnet ' + (emit ? 'compile' : 'check') + ' <spec.vnet...>',
-    ]);
+async function run(args: ParsedArgs, emit: boolean): Promise<number> {
+  // The emitter (ts-morph) is loaded only when compiling, so `vnet check` starts fast.
+  const { emitModule } = emit ? await import('../../codegen/emit-module.js') : { emitModule: undefined };
   const json = flagBool(args, 'json');
   const outDir = flagString(args, 'out') ?? 'generated';
   const all: Diagnostic[] = [];
@@ -43,7 +45,7 @@ async function run(argv: readonly string[], emit: boolean): Promise<number> {
       failed++;
       continue;
     }
-    if (emit) {
+    if (emitModule) {
       mkdirSync(outDir, { recursive: true });
       const outFile = join(outDir, `${model.moduleName}.ts`);
       const text = emitModule(model, { runtimeImport: runtimeImportFrom(outDir) });
@@ -60,26 +62,18 @@ async function run(argv: readonly string[], emit: boolean): Promise<number> {
   return failed > 0 ? 1 : 0;
 }
 
-export const checkCommand: Command = {
-  name: 'check',
-  summary: 'check specs and print diagnostics',
-  help: usage(
-    'check',
-    '<spec.vnet...> [--json]',
-    'Parse and check specs; report every error with file:line:col.',
-    CHECK_FLAGS,
-  ),
-  run: (argv) => run(argv, false),
+export const checkCommand: CommandSpec = {
+  args: ['<spec...>'],
+  description: 'Parse and check specs; report every error with file:line:col.',
+  options: CHECK_FLAGS,
+  examples: ['check specs/*.vnet', 'check my.vnet --json'],
+  run: (a) => run(a, false),
 };
 
-export const compileCommand: Command = {
-  name: 'compile',
-  summary: 'compile specs to typed TypeScript modules',
-  help: usage(
-    'compile',
-    '<spec.vnet...> [--out DIR] [--json]',
-    'Check specs and write one generated module per spec (<out>/<spec-name>.ts).',
-    COMPILE_FLAGS,
-  ),
-  run: (argv) => run(argv, true),
+export const compileCommand: CommandSpec = {
+  args: ['<spec...>'],
+  description: 'Check specs and write one generated module per spec (<out>/<spec-name>.ts).',
+  options: COMPILE_FLAGS,
+  examples: ['compile specs/*.vnet -o generated'],
+  run: (a) => run(a, true),
 };

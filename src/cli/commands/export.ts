@@ -3,25 +3,25 @@
  * an ONNX model (src/onnx/export.ts does the work).
  */
 import { existsSync } from 'node:fs';
-import type { Command } from '../command.js';
-import { flagBool, flagString, parseArgs, requireFlag, usage, type FlagSpec } from '../args.js';
-import { UserError } from '../errors.js';
+import type { CommandSpec, OptionSpec } from '../command.js';
+import { flagBool, flagString, requireFlag, type ParsedArgs } from '../args.js';
+import { UserError } from '../../base/errors.js';
 import { checkOrThrow } from '../../codegen/load.js';
 import { exportFile } from '../../onnx/export.js';
 
-const FLAGS: readonly FlagSpec[] = [
-  { name: 'weights', type: 'string', help: 'safetensors file with the network parameters (required)' },
-  { name: 'out', type: 'string', help: 'ONNX file to write (required)' },
+const FLAGS: readonly OptionSpec[] = [
+  {
+    name: 'weights',
+    short: 'w',
+    type: 'string',
+    value: 'FILE',
+    help: 'safetensors file with the network parameters (required)',
+  },
+  { name: 'out', short: 'o', type: 'string', value: 'FILE', help: 'ONNX file to write (required)' },
   { name: 'force', type: 'bool', help: 'overwrite an existing --out file' },
 ];
 
-const SYNOPSIS = '<spec.vnet> --weights W.safetensors --out model.onnx';
-const SUMMARY = 'export a network and its weights as an ONNX model';
-
-async function run(argv: readonly string[]): Promise<number> {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length !== 1)
-    throw new UserError('expected exactly one spec file', [`usage: vnet export ${SYNOPSIS}`]);
+async function run(a: ParsedArgs): Promise<number> {
   const weights = requireFlag(flagString(a, 'weights'), 'weights');
   const out = requireFlag(flagString(a, 'out'), 'out');
   if (existsSync(out) && !flagBool(a, 'force'))
@@ -32,9 +32,11 @@ async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-export const exportCommand: Command = {
-  name: 'export',
-  summary: SUMMARY,
-  help: usage('export', SYNOPSIS, SUMMARY, FLAGS),
+export const exportCommand: CommandSpec = {
+  args: ['<spec>'],
+  description:
+    'Exports the network and its weights as an ONNX model (opset 13) that onnxruntime, PyTorch and other verifiers read; ParamRamp as standard ONNX ops, the input normalisation as Sub/Div nodes.',
+  options: FLAGS,
+  examples: ['export specs/fmnist-mlp.vnet -w runs/fmnist-mlp/best.safetensors -o fmnist-mlp.onnx'],
   run,
 };

@@ -2,25 +2,24 @@
  * `vnet import model.onnx [--out DIR] [--name N] [--domain lo,hi]`: an ONNX model (`.onnx` or
  * `.onnx.gz`) → `DIR/N.vnet` and `DIR/N.safetensors` (src/onnx/import.ts does the work).
  */
-import type { Command } from '../command.js';
-import { flagString, parseArgs, usage, type FlagSpec } from '../args.js';
-import { UserError } from '../errors.js';
+import type { CommandSpec, OptionSpec } from '../command.js';
+import { flagString, type ParsedArgs } from '../args.js';
 import { importFile, identifierFrom, modelBaseName } from '../../onnx/import.js';
 import { parseDomain } from '../../onnx/export.js';
 
-const FLAGS: readonly FlagSpec[] = [
-  { name: 'out', type: 'string', help: 'directory to write N.vnet and N.safetensors to (default: .)' },
+const FLAGS: readonly OptionSpec[] = [
+  {
+    name: 'out',
+    short: 'o',
+    type: 'string',
+    value: 'DIR',
+    help: 'directory to write N.vnet and N.safetensors to (default: .)',
+  },
   { name: 'name', type: 'string', help: "network and file name (default: the model's file name)" },
   { name: 'domain', type: 'string', help: 'raw input domain lo,hi, e.g. 0,1 (default: unbounded)' },
 ];
 
-const SYNOPSIS = 'model.onnx [--out DIR] [--name N] [--domain lo,hi]';
-const SUMMARY = 'import an ONNX model as a .vnet spec and safetensors weights';
-
-async function run(argv: readonly string[]): Promise<number> {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length !== 1)
-    throw new UserError('expected exactly one ONNX file', [`usage: vnet import ${SYNOPSIS}`]);
+async function run(a: ParsedArgs): Promise<number> {
   const path = a.positionals[0]!;
   const domainText = flagString(a, 'domain');
   const r = importFile(path, flagString(a, 'out') ?? '.', {
@@ -34,9 +33,11 @@ async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-export const importCommand: Command = {
-  name: 'import',
-  summary: SUMMARY,
-  help: usage('import', SYNOPSIS, SUMMARY, FLAGS),
+export const importCommand: CommandSpec = {
+  args: ['<model.onnx>'],
+  description:
+    'Imports an ONNX model (.onnx or .onnx.gz) as DIR/N.vnet (graph syntax, one line per node, the ONNX node names in comments) and DIR/N.safetensors (PyTorch names and layouts).',
+  options: FLAGS,
+  examples: ['import mnist-net_256x2.onnx --out models --domain 0,1'],
   run,
 };

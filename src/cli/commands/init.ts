@@ -4,27 +4,21 @@
  * PyTorch names and layouts, so a user can start from, inspect or export a model without training.
  */
 import { existsSync } from 'node:fs';
-import type { Command } from '../command.js';
-import { flagBool, flagNumber, flagString, parseArgs, requireFlag, usage, type FlagSpec } from '../args.js';
-import { UserError } from '../errors.js';
+import type { CommandSpec, OptionSpec } from '../command.js';
+import { flagBool, flagNumber, flagString, requireFlag, type ParsedArgs } from '../args.js';
+import { UserError } from '../../base/errors.js';
 import { loadSpecModule } from '../../codegen/load.js';
 import { saveParamsAsync } from '../../runtime/io/safetensors.js';
-import { BACKEND_FLAG, startBackend } from './verify.js';
+import { BACKEND_FLAG, startBackend } from '../options.js';
 
-const FLAGS: readonly FlagSpec[] = [
-  { name: 'out', type: 'string', help: 'safetensors file to write (required)' },
+const FLAGS: readonly OptionSpec[] = [
+  { name: 'out', short: 'o', type: 'string', value: 'FILE', help: 'safetensors file to write (required)' },
   { name: 'seed', type: 'number', help: "random seed (default: the spec's train seed, else 0)" },
   { name: 'force', type: 'bool', help: 'overwrite an existing --out file' },
   BACKEND_FLAG,
 ];
 
-const SYNOPSIS = '<spec.vnet> --out W.safetensors [--seed S]';
-const SUMMARY = "write freshly initialised weights (PyTorch's default init) as safetensors";
-
-async function run(argv: readonly string[]): Promise<number> {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length !== 1)
-    throw new UserError('expected exactly one spec file', [`usage: vnet init ${SYNOPSIS}`]);
+async function run(a: ParsedArgs): Promise<number> {
   const specPath = a.positionals[0]!;
   const out = requireFlag(flagString(a, 'out'), 'out');
   if (!out.endsWith('.safetensors'))
@@ -48,9 +42,11 @@ async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-export const initCommand: Command = {
-  name: 'init',
-  summary: SUMMARY,
-  help: usage('init', SYNOPSIS, SUMMARY, FLAGS),
+export const initCommand: CommandSpec = {
+  args: ['<spec>'],
+  description:
+    "Writes freshly initialised parameters (PyTorch's default init, seeded) in the safetensors format of training checkpoints, with PyTorch names and layouts.",
+  options: FLAGS,
+  examples: ['init specs/fmnist-mlp.vnet -o init.safetensors --seed 3'],
   run,
 };

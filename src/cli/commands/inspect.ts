@@ -3,16 +3,16 @@
  * under the chosen bounds (ReLU/LeakyReLU: dead, unstable, alive; ParamRamp: the six states of
  * paper-notes §1), in percent of neurons × samples, as a table or JSON.
  */
-import type { Command } from '../command.js';
-import { flagBool, flagString, parseArgs, requireFlag, usage, type FlagSpec } from '../args.js';
-import { UserError } from '../errors.js';
+import type { CommandSpec, OptionSpec } from '../command.js';
+import { flagBool, flagString, requireFlag, type ParsedArgs } from '../args.js';
+import { UserError } from '../../base/errors.js';
 import { formatStatusTable } from '../../verify/format.js';
 import { neuronStatus, type StatusMethod } from '../../verify/inspect.js';
 import { evalOptions, loadEvalSplit, loadNetwork, testEpsOf } from '../../verify/model.js';
 import type { LayerStatus } from '../../verify/status.js';
-import { BACKEND_FLAG, intFlag, parseEps, startBackend } from './verify.js';
+import { BACKEND_FLAG, epsWarning, intFlag, parseEps, splitFlag, startBackend } from '../options.js';
 
-const FLAGS: readonly FlagSpec[] = [
+const FLAGS: readonly OptionSpec[] = [
   { name: 'weights', type: 'string', help: 'safetensors file with the network parameters (required)' },
   { name: 'eps', type: 'string', help: "L∞ radius (default: the spec's largest test_eps)" },
   { name: 'method', type: 'string', help: 'bounds to classify: ibp or lbp', default: 'ibp' },
@@ -36,20 +36,13 @@ export interface InspectJson {
   readonly layers: readonly LayerStatus[];
 }
 
-async function run(argv: readonly string[]): Promise<number> {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length !== 1)
-    throw new UserError('expected exactly one spec file', [
-      'usage: vnet inspect <spec.vnet> --weights W.safetensors',
-    ]);
+async function run(a: ParsedArgs): Promise<number> {
   const specPath = a.positionals[0]!;
   const weightsPath = requireFlag(flagString(a, 'weights'), 'weights');
   const method = flagString(a, 'method') ?? 'ibp';
   if (method !== 'ibp' && method !== 'lbp')
     throw new UserError(`--method must be 'ibp' or 'lbp', got '${method}'`);
-  const split = flagString(a, 'split') ?? 'test';
-  if (split !== 'test' && split !== 'val')
-    throw new UserError(`--split must be 'test' or 'val', got '${split}'`);
+  const split = splitFlag(a);
   const limit = intFlag(a, 'limit', 1);
   const batch = intFlag(a, 'batch', 1) ?? 100;
   const epsText = flagString(a, 'eps');
@@ -59,6 +52,8 @@ async function run(argv: readonly string[]): Promise<number> {
   const { mod, params } = await loadNetwork(specPath, weightsPath);
   const meta = mod.meta;
   const eps = epsText !== undefined ? parseEps(epsText) : Math.max(...testEpsOf(meta, 'inspect'));
+  const far = epsWarning(eps, meta.input.domain);
+  if (far) console.error(`warning: ${far}`);
   const data = await loadEvalSplit(meta, {
     command: 'inspect',
     split,
@@ -89,14 +84,11 @@ async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-export const inspectCommand: Command = {
-  name: 'inspect',
-  summary: 'neuron status per layer (dead / unstable / alive; ParamRamp six states) under IBP or LBP bounds',
-  help: usage(
-    'inspect',
-    '<spec.vnet> --weights W.safetensors [--eps E] [--method ibp|lbp] [--json]',
+export const inspectCommand: CommandSpec = {
+  args: ['<spec>'],
+  description:
     'Classifies every neuron of every activation layer by its pre-activation bounds over the ε-ball of each sample.',
-    FLAGS,
-  ),
+  options: FLAGS,
+  examples: ['inspect specs/fmnist-mlp.vnet --weights runs/fmnist-mlp-quick/best.safetensors --eps 0.1'],
   run,
 };

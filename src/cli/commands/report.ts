@@ -7,9 +7,9 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from '../command.js';
-import { flagList, flagString, parseArgs, usage, type FlagSpec } from '../args.js';
-import { fileError, UserError } from '../errors.js';
+import type { CommandSpec, OptionSpec } from '../command.js';
+import { flagList, flagString, type ParsedArgs } from '../args.js';
+import { fileError } from '../../base/errors.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { RunDir } from '../../runtime/train/rundir.js';
 import { boundGap, GAP_EPS } from '../../verify/gap.js';
@@ -24,9 +24,10 @@ import {
   type StatusSection,
 } from '../../verify/report-html.js';
 import type { InspectJson } from './inspect.js';
-import { BACKEND_FLAG, intFlag, parseEps, startBackend, type VerifyJson } from './verify.js';
+import type { VerifyJson } from '../../verify/results.js';
+import { BACKEND_FLAG, intFlag, parseEps, startBackend } from '../options.js';
 
-const FLAGS: readonly FlagSpec[] = [
+const FLAGS: readonly OptionSpec[] = [
   {
     name: 'verify',
     type: 'list',
@@ -37,7 +38,13 @@ const FLAGS: readonly FlagSpec[] = [
     type: 'list',
     help: 'results of `vnet inspect --json` (one or more files) instead of computing them',
   },
-  { name: 'out', type: 'string', help: 'output HTML file (default: <run-dir>/report.html)' },
+  {
+    name: 'out',
+    short: 'o',
+    type: 'string',
+    value: 'FILE',
+    help: 'output HTML file (default: <run-dir>/report.html)',
+  },
   { name: 'spec', type: 'string', help: "the run's spec (default: the path recorded in the run)" },
   { name: 'weights', type: 'string', help: 'parameters (default: <run-dir>/best.safetensors, else last)' },
   { name: 'data', type: 'string', help: 'data set directory for the computed sections' },
@@ -76,12 +83,7 @@ function primitiveFacts(prefix: string, o: Record<string, unknown>): [string, st
     .map(([k, v]) => [`${prefix}${k}`, String(v)]);
 }
 
-async function run(argv: readonly string[]): Promise<number> {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length !== 1)
-    throw new UserError('expected exactly one run directory', [
-      'usage: vnet report <run-dir> [--verify results.json]',
-    ]);
+async function run(a: ParsedArgs): Promise<number> {
   const dir = a.positionals[0]!;
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw fileError(dir, 'is not a directory');
   const rd = new RunDir(dir);
@@ -90,7 +92,7 @@ async function run(argv: readonly string[]): Promise<number> {
       'pass the --out directory of `vnet train`',
     ]);
   }
-  const gapEps = (flagList(a, 'gap-eps') ?? GAP_EPS.map(String)).map(parseEps);
+  const gapEps = (flagList(a, 'gap-eps') ?? GAP_EPS.map(String)).map((e) => parseEps(e, 'gap-eps'));
   const notes: string[] = [];
   const facts: [string, string][] = [['run directory', dir]];
 
@@ -213,15 +215,10 @@ function readKindless(path: string): Record<string, unknown> {
   }
 }
 
-export const reportCommand: Command = {
-  name: 'report',
-  summary:
-    'a self-contained HTML report of a training run (curves, verified error, neuron status, bound gaps)',
-  help: usage(
-    'report',
-    '<run-dir> [--verify results.json] [--inspect inspect.json] [--out report.html]',
-    'Writes one HTML file (Chart.js inlined; no network needed to view it).',
-    FLAGS,
-  ),
+export const reportCommand: CommandSpec = {
+  args: ['<run-dir>'],
+  description: 'Writes one HTML file for a training run (Chart.js inlined; no network needed to view it).',
+  options: FLAGS,
+  examples: ['report runs/fmnist-mlp-quick --verify results.json'],
   run,
 };

@@ -8,12 +8,13 @@
  */
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Command } from '../command.js';
+import type { CommandSpec, OptionSpec } from '../command.js';
+import { flagBool, flagNumber, flagString, type ParsedArgs } from '../args.js';
+import { info, vnetCommand } from '../../base/output.js';
+import { BACKEND_FLAG, startBackend } from '../options.js';
+import { UserError } from '../../base/errors.js';
 import { requireBlock } from '../../runtime/module.js';
-import { flagBool, flagNumber, flagString, parseArgs, usage, type FlagSpec } from '../args.js';
-import { UserError } from '../errors.js';
 import { loadSpecModule } from '../../codegen/load.js';
-import { BACKEND_NAMES, initBackend } from '../../runtime/backend.js';
 import { writeJsonAtomic } from '../../runtime/io/atomic.js';
 import { loadDataset } from '../../runtime/io/datasets.js';
 import { loadParams } from '../../runtime/io/safetensors.js';
@@ -21,7 +22,7 @@ import type { GeneratedModule, TrainProgram } from '../../runtime/module.js';
 import { TrainSession, evaluateIbp } from '../../runtime/train/run.js';
 import { QUICK_EPOCHS, effectiveRecipe } from '../../train/overrides.js';
 
-const FLAGS: readonly FlagSpec[] = [
+const FLAGS: readonly OptionSpec[] = [
   { name: 'epochs', type: 'number', help: "number of epochs (default: the spec's; --quick: 20)" },
   { name: 'limit-train', type: 'number', help: 'use only the first N images of the training file' },
   {
@@ -32,10 +33,12 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'data', type: 'string', help: 'data set directory (default: the usual locations, or a download)' },
   {
     name: 'out',
+    short: 'o',
     type: 'string',
+    value: 'DIR',
     help: 'run directory (default: runs/<spec-name>, --quick: runs/<spec-name>-quick)',
   },
-  { name: 'backend', type: 'string', help: `tfjs backend: ${BACKEND_NAMES.join('|')}`, default: 'auto' },
+  BACKEND_FLAG,
   {
     name: 'resume',
     type: 'bool',
@@ -70,12 +73,7 @@ function trainerOf(mod: GeneratedModule, spec: string): TrainProgram {
 
 const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
 
-async function run(argv: readonly string[]): Promise<number> {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length !== 1)
-    throw new UserError(a.positionals.length ? 'train takes one spec file' : 'no spec file given', [
-      'usage: vnet train <spec.vnet> [options]',
-    ]);
+async function run(a: ParsedArgs): Promise<number> {
   const spec = a.positionals[0]!;
   const quick = flagBool(a, 'quick');
   const limit = flagNumber(a, 'limit-train');
@@ -83,7 +81,7 @@ async function run(argv: readonly string[]): Promise<number> {
     throw new UserError(`option '--limit-train' needs a positive integer, got ${limit}`);
   const dataDir = flagString(a, 'data');
 
-  const backend = await initBackend(flagString(a, 'backend'));
+  const backend = await startBackend(a);
   const mod = await loadSpecModule(spec);
   const trainer = trainerOf(mod, spec);
   const meta = mod.meta;
@@ -95,10 +93,10 @@ async function run(argv: readonly string[]): Promise<number> {
     ...(seed !== undefined ? { seed } : {}),
   });
   const outDir = flagString(a, 'out') ?? join('runs', quick ? `${meta.moduleName}-quick` : meta.moduleName);
-  const log = (s: string): void => void process.stderr.write(s + '\n');
+  const log = info;
 
   log(
-    `vnet train ${spec}: network ${meta.name}, ${meta.paramCount} parameters, method ${recipe.method}, backend ${backend.detail}`,
+    `vnet train ${spec}: network ${meta.name}, ${meta.paramCount} parameters, method ${recipe.method}, backend ${backend.name}`,
   );
   if (changes.length) log(`overrides of the spec's recipe:\n${changes.map((c) => `  ${c}`).join('\n')}`);
 
@@ -119,7 +117,7 @@ async function run(argv: readonly string[]): Promise<number> {
     outDir,
     resume: flagBool(a, 'resume'),
     force: flagBool(a, 'force'),
-    record: { command: ['vnet', 'train', ...argv].join(' '), backend: backend.detail },
+    record: { command: ['vnet', 'train', ...a.argv].join(' '), backend: backend.detail },
   });
   log(
     `data: ${data.source} (${session.sizes.train} training, ${session.sizes.val} validation images); ` +
@@ -165,13 +163,14 @@ async function run(argv: readonly string[]): Promise<number> {
   log(
     `files: ${dir.paramsPath(kind)} (+ .json sidecar), ${dir.metricsPath}${test ? `, ${dir.testPath}` : ''}`,
   );
-  log(`verify it: vnet verify ${spec} --weights ${dir.paramsPath(kind)}`);
+  log(`verify it: ${vnetCommand()} verify ${spec} --weights ${dir.paramsPath(kind)}`);
   return 0;
 }
 
-export const trainCommand: Command = {
-  name: 'train',
-  summary: "train a spec's network with its certified-training recipe",
-  help: usage('train', '<spec.vnet> [options]', SUMMARY, FLAGS),
+export const trainCommand: CommandSpec = {
+  args: ['<spec>'],
+  description: SUMMARY,
+  options: FLAGS,
+  examples: ['train specs/fmnist-mlp.vnet --quick', 'train specs/fmnist-mlp.vnet --resume'],
   run,
 };

@@ -5,58 +5,31 @@
  * soundness bug: it is reported loudly and the command exits 3.
  */
 import { existsSync, statSync } from 'node:fs';
-import type { Command } from '../command.js';
+import type { CommandSpec, OptionSpec } from '../command.js';
+import { flagBool, flagList, flagNumber, flagString, requireFlag, type ParsedArgs } from '../args.js';
+import { fileError, UserError } from '../../base/errors.js';
+import { ProgressBar } from '../../base/progress.js';
 import {
-  flagBool,
-  flagList,
-  flagNumber,
-  flagString,
-  parseArgs,
-  requireFlag,
-  usage,
-  type FlagSpec,
-  type ParsedArgs,
-} from '../args.js';
-import { fileError, UserError } from '../errors.js';
-import { ProgressBar } from '../progress.js';
-import { closest } from '../../util/suggest.js';
-import type { BoundMethod, LineStrategy } from '../../ir/ir.js';
-import type { ModuleMeta } from '../../runtime/module.js';
+  BACKEND_FLAG,
+  BOUND_METHODS,
+  LINE_STRATEGIES,
+  epsWarning,
+  intFlag,
+  JSON_FLAG,
+  parseEps,
+  pickList,
+  splitFlag,
+  startBackend,
+} from '../options.js';
+import { evaluate } from '../../verify/evaluate.js';
+import { evalOptions, loadEvalSplit, loadNetwork, testEpsOf, verifiable } from '../../verify/model.js';
 import { requireBlock } from '../../runtime/module.js';
-import { BACKEND_NAMES, initBackend, type BackendName } from '../../runtime/backend.js';
-import { writeFileAtomic } from '../../runtime/io/atomic.js';
-import { evaluate, type EvalReport, type ResultRow, type SoundnessViolation } from '../../verify/evaluate.js';
-import { certificateLines, formatVerifyTable, formatViolations } from '../../verify/format.js';
-import {
-  evalOptions,
-  loadEvalSplit,
-  loadNetwork,
-  testEpsOf,
-  verifiable,
-  type EvalSplit,
-} from '../../verify/model.js';
 import { pgdStepSize } from '../../verify/pgd.js';
+import { reportVerify } from '../../verify/results.js';
 
-export const BOUND_METHODS: readonly BoundMethod[] = ['ibp', 'crown-ibp', 'lbp', 'crown-lbp', 'crown'];
-export const LINE_STRATEGIES: readonly LineStrategy[] = ['tight', 'adaptive', 'constant'];
+const distinct = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
 
-/** Exit code for a detected soundness bug (verified but broken by PGD). */
-export const EXIT_SOUNDNESS = 3;
-
-/** The `--backend` flag shared by the commands that compute. */
-export const BACKEND_FLAG: FlagSpec = {
-  name: 'backend',
-  type: 'string',
-  help: `tfjs backend: ${BACKEND_NAMES.join('|')}`,
-  default: 'auto',
-};
-
-/** Starts the backend named by `--backend` (initBackend validates the name). */
-export async function startBackend(a: ParsedArgs): Promise<void> {
-  await initBackend((flagString(a, 'backend') ?? 'auto') as BackendName);
-}
-
-const FLAGS: readonly FlagSpec[] = [
+const FLAGS: readonly OptionSpec[] = [
   { name: 'weights', type: 'string', help: 'safetensors file with the network parameters (required)' },
   { name: 'data', type: 'string', help: 'data set directory (default: the usual locations)' },
   {
@@ -91,162 +64,14 @@ const FLAGS: readonly FlagSpec[] = [
     type: 'string',
     help: 'write one JSON line per sample, method, lines and ε to this file',
   },
-  { name: 'json', type: 'bool', help: 'print the results as JSON instead of a table' },
+  JSON_FLAG,
   BACKEND_FLAG,
 ];
 
-/** Parses a radius: a number or a fraction `a/b` (as in specs). */
-export function parseEps(text: string): number {
-  const m = /^\s*([0-9.eE+-]+)\s*(?:\/\s*([0-9.eE+-]+)\s*)?$/.exec(text);
-  const v = m ? Number(m[1]) / (m[2] !== undefined ? Number(m[2]) : 1) : NaN;
-  if (!Number.isFinite(v) || v < 0) throw new UserError(`--eps: '${text}' is not a radius ≥ 0`);
-  return v;
-}
-
-/** Validates a list flag against the allowed values, with did-you-mean. */
-export function pickList<T extends string>(
-  flag: string,
-  given: readonly string[],
-  allowed: readonly T[],
-): T[] {
-  if (given.length === 0) throw new UserError(`--${flag} needs at least one value`);
-  return given.map((g) => {
-    if ((allowed as readonly string[]).includes(g)) return g as T;
-    const s = closest(g, allowed);
-    throw new UserError(
-      `--${flag}: unknown value '${g}' (expected one of ${allowed.join(', ')})`,
-      s ? [`did you mean '${s}'?`] : [],
-    );
-  });
-}
-
-const distinct = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
-
-/** An integer flag ≥ `min`, or undefined when absent. */
-export function intFlag(a: ParsedArgs, name: string, min: number): number | undefined {
-  const v = flagNumber(a, name);
-  if (v !== undefined && !(Number.isInteger(v) && v >= min))
-    throw new UserError(`--${name} must be an integer ≥ ${min}, got ${v}`);
-  return v;
-}
-
-/** Everything `vnet verify --json` prints (also what `vnet report --verify` reads). */
-export interface VerifyJson {
-  readonly kind: 'vnet-verify';
-  readonly spec: string;
-  readonly network: string;
-  readonly specHash: string;
-  readonly weights: string;
-  readonly dataset: string;
-  readonly split: EvalSplit;
-  readonly source: string;
-  readonly n: number;
-  /** η used for ParamRamp/LeakyReLU slopes at evaluation (null: the layers' own). */
-  readonly eta: number | null;
-  readonly eps: readonly number[];
-  readonly pgd: {
-    readonly steps: number;
-    readonly restarts: number;
-    readonly seed: number;
-    readonly stepSize: readonly number[];
-  };
-  readonly rows: readonly ResultRow[];
-  readonly violations: readonly SoundnessViolation[];
-  readonly warnings: readonly string[];
-  readonly seconds: number;
-}
-
-/** Context of a finished evaluation needed to print and save it. */
-export interface VerifyContext {
-  readonly specPath: string;
-  readonly weightsPath: string;
-  readonly meta: ModuleMeta;
-  readonly split: EvalSplit;
-  readonly source: string;
-  readonly eps: readonly number[];
-  readonly pgd: VerifyJson['pgd'];
-  readonly json: boolean;
-  readonly certificates?: string;
-  readonly seconds: number;
-}
-
-/** Output sinks (process streams by default; tests pass collectors). */
-export interface VerifyIo {
-  out(s: string): void;
-  err(s: string): void;
-}
-
-const processIo: VerifyIo = {
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
-};
-
-/** The JSON document of an evaluation. */
-export function verifyJson(r: EvalReport, c: VerifyContext): VerifyJson {
-  return {
-    kind: 'vnet-verify',
-    spec: c.specPath,
-    network: c.meta.name,
-    specHash: c.meta.specHash,
-    weights: c.weightsPath,
-    dataset: c.meta.train!.dataset,
-    split: c.split,
-    source: c.source,
-    n: r.n,
-    eta: c.meta.evalEta ?? null,
-    eps: c.eps,
-    pgd: c.pgd,
-    rows: r.rows,
-    violations: r.violations,
-    warnings: r.warnings,
-    seconds: c.seconds,
-  };
-}
-
-/**
- * Prints the results (table or JSON), the warnings, and the soundness banner; writes the
- * certificates atomically. Returns the exit code: 3 on a soundness violation, else 0.
- */
-export function reportVerify(r: EvalReport, c: VerifyContext, io: VerifyIo = processIo): number {
-  if (c.certificates !== undefined) writeFileAtomic(c.certificates, certificateLines(r.certificates));
-  const shown = r.warnings.slice(0, 20);
-  for (const w of shown) io.err(`warning: ${w}\n`);
-  if (r.warnings.length > shown.length)
-    io.err(`warning: ... and ${r.warnings.length - shown.length} more warnings\n`);
-  if (c.json) io.out(JSON.stringify(verifyJson(r, c), null, 2) + '\n');
-  else {
-    const eta = c.meta.evalEta !== undefined ? `, η = ${c.meta.evalEta}` : '';
-    const pgdText =
-      c.pgd.restarts > 0
-        ? `PGD ${c.pgd.steps} steps × ${c.pgd.restarts} restarts, step ${c.pgd.stepSize.join('/')}`
-        : 'PGD off';
-    io.out(
-      `${c.meta.name}: ${r.n} ${c.meta.train!.dataset} ${c.split} samples, ${pgdText}${eta} (${c.seconds.toFixed(1)} s)\n`,
-    );
-    io.out(formatVerifyTable(r.rows) + '\n');
-    for (const row of r.rows.filter((x) => x.refused !== undefined))
-      io.out(`${row.method} (${row.lines}, ε=${row.eps}) refused: ${row.refused}\n`);
-    if (c.certificates !== undefined)
-      io.out(`certificates: ${c.certificates} (${r.certificates.length} lines)\n`);
-  }
-  if (r.violations.length > 0) {
-    io.err(formatViolations(r.violations) + '\n');
-    return EXIT_SOUNDNESS;
-  }
-  return 0;
-}
-
-async function run(argv: readonly string[]): Promise<number> {
-  const a = parseArgs(argv, FLAGS);
-  if (a.positionals.length !== 1)
-    throw new UserError('expected exactly one spec file', [
-      'usage: vnet verify <spec.vnet> --weights W.safetensors',
-    ]);
+async function run(a: ParsedArgs): Promise<number> {
   const specPath = a.positionals[0]!;
   const weightsPath = requireFlag(flagString(a, 'weights'), 'weights');
-  const split = flagString(a, 'split') ?? 'test';
-  if (split !== 'test' && split !== 'val')
-    throw new UserError(`--split must be 'test' or 'val', got '${split}'`);
+  const split = splitFlag(a);
   const limit = intFlag(a, 'limit', 1);
   const batch = intFlag(a, 'batch', 1) ?? 100;
   const steps = intFlag(a, 'pgd-steps', 0);
@@ -258,7 +83,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const epsFlag = flagList(a, 'eps');
   const methodsFlag = flagList(a, 'methods');
   const linesFlag = flagList(a, 'lines');
-  const eps = epsFlag && distinct(epsFlag.map(parseEps));
+  const eps = epsFlag && distinct(epsFlag.map((e) => parseEps(e)));
   const methods = methodsFlag && distinct(pickList('methods', methodsFlag, BOUND_METHODS));
   const lines = linesFlag && distinct(pickList('lines', linesFlag, LINE_STRATEGIES));
   const certificates = flagString(a, 'certificates');
@@ -277,6 +102,10 @@ async function run(argv: readonly string[]): Promise<number> {
     'for given inputs use `vnet bounds --input X.json --eps E`',
   ).dataset;
   const epsList = eps ?? testEpsOf(meta, 'verify');
+  for (const e of eps ?? []) {
+    const far = epsWarning(e, meta.input.domain);
+    if (far) console.error(`warning: ${far}`);
+  }
   const pgd = {
     steps: steps ?? meta.verify.pgd.steps,
     restarts: restarts ?? meta.verify.pgd.restarts,
@@ -319,18 +148,16 @@ async function run(argv: readonly string[]): Promise<number> {
   });
 }
 
-export const verifyCommand: Command = {
-  name: 'verify',
-  summary: 'clean, PGD and verified error of a trained network (IBP, LBP, CROWN family)',
-  help: usage(
-    'verify',
-    '<spec.vnet> --weights W.safetensors [--eps E,...] [--methods M,...] [--lines L,...] [--json]',
-    [
-      'Evaluates a network on a data split: clean error, PGD error (L∞, random restarts) and verified',
-      'error per ε, bound method and line strategy. A sample is verified iff every margin lower bound',
-      'is > 0 (NaN/Inf never verifies). Exit 3 if a verified sample is broken by PGD (a soundness bug).',
-    ].join('\n'),
-    FLAGS,
-  ),
+export const verifyCommand: CommandSpec = {
+  args: ['<spec>'],
+  description: [
+    'Evaluates a network on a data split: clean error, PGD error (L∞, random restarts) and verified',
+    'error per ε, bound method and line strategy. A sample is verified iff every margin lower bound',
+    'is > 0 (NaN/Inf never verifies). Exit 3 if a verified sample is broken by PGD (a soundness bug).',
+  ].join('\n'),
+  options: FLAGS,
+  examples: [
+    'verify specs/fmnist-mlp.vnet --weights runs/fmnist-mlp-quick/best.safetensors --eps 0.05,0.1 --methods ibp,crown-ibp',
+  ],
   run,
 };

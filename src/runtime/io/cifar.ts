@@ -5,7 +5,7 @@
  * Also a minimal reader for the ustar archive `cifar-10-binary.tar.gz` they ship in.
  */
 import { readFileSync } from 'node:fs';
-import { fileError } from '../../cli/errors.js';
+import { fileError } from '../../base/errors.js';
 
 export const CIFAR_RECORD = 1 + 3 * 32 * 32;
 export const CIFAR_TRAIN_FILES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);

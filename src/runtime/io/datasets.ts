@@ -11,11 +11,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, sep } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { fileError, UserError } from '../../cli/errors.js';
-import { ProgressBar, type ProgressStream } from '../../cli/progress.js';
+import { fileError, UserError } from '../../base/errors.js';
+import { VNET_ROOT } from '../../base/paths.js';
+import { ProgressBar, type ProgressStream } from '../../base/progress.js';
 import type { DatasetName } from '../../ir/ir.js';
 import { chwToHwc } from '../layout.js';
 import { writeFileAtomic } from './atomic.js';
@@ -62,9 +62,7 @@ export interface LoadDatasetOptions {
 }
 
 /** The bundled subset (6,000 train / 1,000 test images, class-balanced). */
-export const BUNDLED_SUBSET_DIR = fileURLToPath(
-  new URL('../../../data/fashion-mnist-subset/', import.meta.url),
-);
+export const BUNDLED_SUBSET_DIR = join(VNET_ROOT, 'data', 'fashion-mnist-subset') + sep;
 /** Where Debian's `dataset-fashion-mnist` package installs the full data set. */
 export const DEBIAN_FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 

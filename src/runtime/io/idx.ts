@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { fileError } from '../../cli/errors.js';
+import { fileError } from '../../base/errors.js';
 
 /** A decoded IDX array of unsigned bytes. */
 export interface IdxArray {

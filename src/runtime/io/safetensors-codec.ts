@@ -10,7 +10,7 @@
  * file functions (`readSafetensors`, `loadParams`, `saveParams`) are in safetensors.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fileError, UserError } from '../../cli/errors.js';
+import { fileError, UserError } from '../../base/errors.js';
 import { closest } from '../../util/suggest.js';
 import type { ParamSpec } from '../../ir/ir.js';
 import { torchToInternal } from '../layout.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type * as tf from '@tensorflow/tfjs-core';
-import { fileError } from '../../cli/errors.js';
+import { fileError } from '../../base/errors.js';
 import { internalToTorch } from '../layout.js';
 import type { ModuleMeta, ParamSet } from '../module.js';
 import { writeFileAtomic } from './atomic.js';

@@ -9,8 +9,8 @@
  */
 import { isBuffer } from '../../ir/ir.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { UserError } from '../../cli/errors.js';
-import { ProgressBar, formatDuration, type ProgressStream } from '../../cli/progress.js';
+import { UserError } from '../../base/errors.js';
+import { ProgressBar, formatDuration, type ProgressStream } from '../../base/progress.js';
 import { batchOrder, gatherBatch, subset, validationSplit, type Dataset } from '../io/datasets.js';
 import { inputBox } from '../index.js';
 import type { GeneratedModule, ParamSet } from '../module.js';

@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { fileError } from '../../cli/errors.js';
+import { fileError } from '../../base/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { readSafetensors, saveParamsAsync, writeSafetensors, type NamedTensor } from '../io/safetensors.js';
 import type { ModuleMeta, ParamSet } from '../module.js';

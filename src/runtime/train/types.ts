@@ -7,7 +7,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { TrainRecipe } from '../../ir/ir.js';
-import type { ParamSet } from '../module.js';
+import type { ParamSet } from '../types.js';
 import type { LossParts } from './loss.js';
 
 /** A spec's training recipe with the threat constants it needs, as a generated module exports it. */

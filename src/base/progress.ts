@@ -1,10 +1,13 @@
 /**
- * A terminal progress bar for long-running commands (train, verify, dataset downloads). On a TTY
- * it redraws one line in place (label, bar, step/total, custom fields such as loss or ε, rate and
- * ETA), at most every `minIntervalMs`; `log` prints a line above the bar without breaking it. When
- * the stream is not a TTY (CI logs, files, pipes) nothing is drawn: only the lines passed to `log`
- * and `done` appear, so logs hold explicit summary lines and no control characters.
+ * Progress bars for long-running work (training epochs, evaluation, data set downloads), drawn by
+ * cli-progress. A bar draws only on a TTY and only when the output mode allows it (not with
+ * --quiet or --json, see output.ts); otherwise nothing is drawn and only the lines passed to `log`
+ * and `done` appear, so logs and pipes hold explicit summary lines and no control characters.
+ * The text of the bar (label, bar, step/total, fields such as loss or ε, rate and ETA) is our own
+ * `render()`, so it is the same on every terminal and testable.
  */
+import cliProgress from 'cli-progress';
+import { progressAllowed } from './output.js';
 
 /** The part of a writable stream the bar needs (process.stderr fits; tests pass a fake). */
 export interface ProgressStream {
@@ -29,7 +32,7 @@ export interface ProgressOptions {
   readonly format?: 'count' | 'bytes';
   /** Minimum time between redraws (default 100 ms); the final state is always drawn. */
   readonly minIntervalMs?: number;
-  /** Clock in ms (tests). */
+  /** Clock in ms for the rate and ETA (tests). */
   readonly now?: () => number;
 }
 
@@ -57,34 +60,66 @@ export function formatBytes(n: number): string {
 const fmtField = (v: string | number): string =>
   typeof v === 'number' ? (Number.isInteger(v) ? String(v) : Number(v.toPrecision(4)).toString()) : v;
 
+/** Bars still drawing; `stopAllProgress` ends them (their timers would keep the process alive). */
+const active = new Set<ProgressBar>();
+
+/** Stops every bar still drawing (the CLI calls this when a command ends, also on errors). */
+export function stopAllProgress(): void {
+  for (const b of [...active]) b.done();
+}
+
 /** One progress bar; create one per loop (per epoch, per download). */
 export class ProgressBar {
   private readonly stream: ProgressStream;
-  private readonly tty: boolean;
+  private readonly draws: boolean;
   private readonly now: () => number;
   private readonly start: number;
-  private lastDraw = -Infinity;
+  private readonly bar: cliProgress.SingleBar | undefined;
   private step = 0;
   private fields: ProgressFields = {};
-  private drawn = false;
   private finished = false;
 
   constructor(private readonly opts: ProgressOptions) {
     this.stream = opts.stream ?? process.stderr;
-    this.tty = opts.tty ?? this.stream.isTTY === true;
+    this.draws = progressAllowed(opts.tty ?? this.stream.isTTY === true);
     this.now = opts.now ?? (() => performance.now());
     this.start = this.now();
+    if (!this.draws) return;
+    const target = this.stream;
+    const stream = {
+      isTTY: true,
+      get columns() {
+        return target.columns ?? 100;
+      },
+      write: (s: string) => target.write(s),
+    } as unknown as NodeJS.WritableStream;
+    this.bar = new cliProgress.SingleBar({
+      stream,
+      format: () => {
+        const line = this.render();
+        const cols = target.columns ?? 100;
+        return line.length >= cols ? line.slice(0, cols - 1) : line;
+      },
+      fps: 1000 / (opts.minIntervalMs ?? 100),
+      hideCursor: false,
+      linewrap: false,
+      clearOnComplete: false,
+      gracefulExit: false,
+    });
+    this.bar.start(Math.max(opts.total, 1), 0);
+    active.add(this);
   }
 
-  /** Sets the current step (and fields) and redraws if enough time has passed or the end is reached. */
+  /** Whether this bar draws (a TTY and an output mode that allows progress). */
+  get drawing(): boolean {
+    return this.draws && !this.finished;
+  }
+
+  /** Sets the current step (and fields); cli-progress redraws at most every `minIntervalMs`. */
   update(step: number, fields?: ProgressFields): void {
     this.step = step;
     if (fields) this.fields = fields;
-    if (!this.tty || this.finished) return;
-    const t = this.now();
-    if (t - this.lastDraw < (this.opts.minIntervalMs ?? 100) && step < this.opts.total) return;
-    this.lastDraw = t;
-    this.draw();
+    if (this.drawing) this.bar!.update(Math.min(step, Math.max(this.opts.total, 1)));
   }
 
   /** Advances by `n` steps. */
@@ -92,11 +127,12 @@ export class ProgressBar {
     this.update(this.step + n, fields);
   }
 
-  /** Prints a line (above the bar on a TTY; as is otherwise). */
+  /** Prints a line (above the bar while it draws; as is otherwise). */
   log(line: string): void {
-    if (this.tty && this.drawn) this.stream.write('\r\x1b[2K');
-    this.stream.write(line + '\n');
-    if (this.tty && this.drawn && !this.finished) this.draw();
+    if (this.drawing) {
+      this.stream.write('\r\x1b[2K' + line + '\n');
+      this.bar!.render();
+    } else this.stream.write(line + '\n');
   }
 
   /** Seconds since the bar was created. */
@@ -110,14 +146,12 @@ export class ProgressBar {
     return s > 0 ? (this.step * (this.opts.unitsPerStep ?? 1)) / s : 0;
   }
 
-  /** Finishes the bar: on a TTY the final state stays on screen; `summary`, if given, is printed as a line. */
+  /** Finishes the bar: the final state stays on screen; `summary`, if given, is printed as a line. */
   done(summary?: string): void {
     if (this.finished) return;
-    if (this.tty) {
-      this.draw();
-      this.stream.write('\n');
-    }
+    if (this.drawing) this.bar!.stop();
     this.finished = true;
+    active.delete(this);
     if (summary !== undefined) this.stream.write(summary + '\n');
   }
 
@@ -149,12 +183,5 @@ export class ProgressBar {
       else parts.push(formatDuration(this.elapsed()));
     }
     return parts.join('  ');
-  }
-
-  private draw(): void {
-    const cols = this.stream.columns ?? 100;
-    const line = this.render();
-    this.stream.write('\r\x1b[2K' + (line.length >= cols ? line.slice(0, cols - 1) : line));
-    this.drawn = true;
   }
 }
