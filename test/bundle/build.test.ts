@@ -132,7 +132,7 @@ describe('vnet bundle', () => {
       expect(await main(['bundle', 'specs/fmnist-mlp.vnet', '--out', join(dir, 'x')])).toBe(1);
       expect(err.join('')).toContain("missing required option '--weights'");
       expect(await main(['bundle', '--weights', 'w'])).toBe(1);
-      expect(err.join('')).toContain('expected exactly one spec file');
+      expect(err.join('')).toContain("missing required argument 'spec'");
     } finally {
       spy.mockRestore();
       spyW.mockRestore();
