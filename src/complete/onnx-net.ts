@@ -10,7 +10,7 @@
 import { readMaybeGzip } from '../vnnlib/parse.js';
 import { fileError } from '../cli/errors.js';
 import { decodeModel, ProtoError, type OnnxAttribute, type OnnxNode, type OnnxTensor } from './onnx-proto.js';
-import { CsrBuilder, identity, matmul, type Csr } from './sparse.js';
+import { CsrBuilder, identity, matmul, withDenseFlag, type Csr } from './sparse.js';
 
 /** A ReLU network: layers[k] maps the ReLU of layer k−1's output (the input for k = 0). */
 export interface SeqNet {
@@ -411,7 +411,12 @@ export function lowerGraph(g: ReturnType<typeof decodeModel>): SeqNet {
   const out = values.get(g.outputs[0]!.name);
   if (!out || out.kind !== 'act') throw new UnsupportedModel('the model output does not depend on the input');
   layers.push({ W: out.W, b: out.b });
-  return { inputShape, nIn, nOut: numel(out.dims), layers };
+  return {
+    inputShape,
+    nIn,
+    nOut: numel(out.dims),
+    layers: layers.map((l) => ({ W: withDenseFlag(l.W), b: l.b })),
+  };
 }
 
 /** Reads `.onnx` or `.onnx.gz` and lowers it. */

@@ -11,6 +11,15 @@ export interface Csr {
   readonly ptr: Int32Array;
   readonly idx: Int32Array;
   readonly val: Float64Array;
+  /** Set when every entry is stored (ptr[r] = r·cols, idx in order): val is then row-major dense and the products take a contiguous path. */
+  readonly dense?: boolean;
+}
+
+/** Marks a matrix whose rows are all full as dense (val is then row-major [rows, cols]). */
+export function withDenseFlag(a: Csr): Csr {
+  if (a.ptr[a.rows] !== a.rows * a.cols) return a;
+  for (let r = 0; r < a.rows; r++) for (let j = 0; j < a.cols; j++) if (a.idx[r * a.cols + j] !== j) return a;
+  return { ...a, dense: true };
 }
 
 /** Builds a CSR matrix row by row. */
@@ -102,6 +111,17 @@ export function matmul(a: Csr, b: Csr): Csr {
 
 /** A·v. */
 export function matvec(a: Csr, v: ArrayLike<number>, out = new Float64Array(a.rows)): Float64Array {
+  if (a.dense) {
+    const n = a.cols;
+    const w = a.val;
+    for (let r = 0; r < a.rows; r++) {
+      let s = 0;
+      const o = r * n;
+      for (let j = 0; j < n; j++) s += w[o + j]! * v[j]!;
+      out[r] = s;
+    }
+    return out;
+  }
   for (let r = 0; r < a.rows; r++) {
     let s = 0;
     for (let p = a.ptr[r]!; p < a.ptr[r + 1]!; p++) s += a.val[p]! * v[a.idx[p]!]!;
@@ -112,6 +132,17 @@ export function matvec(a: Csr, v: ArrayLike<number>, out = new Float64Array(a.ro
 
 /** out += λ·A (λ a row vector over A's rows): out[j] += Σ_r λ_r A[r, j]. */
 export function vecmatAdd(lambda: ArrayLike<number>, a: Csr, out: Float64Array, lOff = 0, oOff = 0): void {
+  if (a.dense && oOff === 0) {
+    const n = a.cols;
+    const w = a.val;
+    for (let r = 0; r < a.rows; r++) {
+      const l = lambda[lOff + r]!;
+      if (l === 0) continue;
+      const o = r * n;
+      for (let j = 0; j < n; j++) out[j]! += l * w[o + j]!;
+    }
+    return;
+  }
   for (let r = 0; r < a.rows; r++) {
     const l = lambda[lOff + r]!;
     if (l === 0) continue;
