@@ -17,6 +17,8 @@ import type { ModuleMeta } from '../../runtime/module.js';
 import { chwToHwc, hwcToChw } from '../../runtime/layout.js';
 import { inputBox } from '../../runtime/input.js';
 import { evalOptions, loadNetwork, tidyResult } from '../../verify/model.js';
+import { formatVnnlibBounds, vnnlibBounds } from '../../verify/vnnlib-bounds.js';
+import { readVnnlib } from '../../vnnlib/parse.js';
 import { BACKEND_FLAG, parseEps, startBackend } from './verify.js';
 
 const METHODS: readonly BoundMethod[] = ['ibp', 'lbp', 'crown-ibp', 'crown-lbp', 'crown'];
@@ -26,6 +28,11 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'weights', type: 'string', help: 'safetensors file with the network parameters (required)' },
   { name: 'input', type: 'string', help: 'JSON file {"x": [[...]], "labels": [...]} (required)' },
   { name: 'eps', type: 'string', help: 'L∞ radius, e.g. 0.1 or 8/255 (required)' },
+  {
+    name: 'vnnlib',
+    type: 'string',
+    help: 'VNN-LIB property (.vnnlib or .vnnlib.gz) instead of --input/--eps: bounds of its unsafe rows over its boxes',
+  },
   { name: 'method', type: 'string', help: `${METHODS.join('|')} (required)` },
   { name: 'lines', type: 'string', help: `${LINES.join('|')} (default: the spec's verify lines)` },
   { name: 'intermediate', type: 'bool', help: "add every activation layer's pre-activation bounds" },
@@ -34,7 +41,8 @@ const FLAGS: readonly FlagSpec[] = [
   BACKEND_FLAG,
 ];
 
-const SYNOPSIS = '<spec.vnet> --weights W.safetensors --input X.json --eps E --method M';
+const SYNOPSIS =
+  '<spec.vnet> --weights W.safetensors (--input X.json --eps E | --vnnlib prop.vnnlib) --method M';
 const SUMMARY = 'certified bounds on the logits or margins of given inputs';
 
 /** Validated inputs: rows in the runtime's internal layout. */
@@ -296,8 +304,15 @@ async function run(argv: readonly string[]): Promise<number> {
     throw new UserError('expected exactly one spec file', [`usage: vnet bounds ${SYNOPSIS}`]);
   const specPath = a.positionals[0]!;
   const weightsPath = requireFlag(flagString(a, 'weights'), 'weights');
-  const inputPath = requireFlag(flagString(a, 'input'), 'input');
-  const eps = parseEps(requireFlag(flagString(a, 'eps'), 'eps'));
+  const vnnlibPath = flagString(a, 'vnnlib');
+  if (
+    vnnlibPath !== undefined &&
+    (flagString(a, 'input') !== undefined || flagString(a, 'eps') !== undefined)
+  )
+    throw new UserError('--vnnlib replaces --input and --eps: give one or the other');
+  const prop = vnnlibPath !== undefined ? readVnnlib(vnnlibPath) : undefined;
+  const inputPath = prop ? '' : requireFlag(flagString(a, 'input'), 'input');
+  const eps = prop ? 0 : parseEps(requireFlag(flagString(a, 'eps'), 'eps'));
   const method = pick('method', requireFlag(flagString(a, 'method'), 'method'), METHODS);
   const linesFlag = flagString(a, 'lines');
   const batch = flagNumber(a, 'batch') ?? 100;
@@ -308,6 +323,11 @@ async function run(argv: readonly string[]): Promise<number> {
   const { mod, params } = await loadNetwork(specPath, weightsPath);
   const meta = mod.meta;
   const lines = linesFlag !== undefined ? pick('lines', linesFlag, LINES) : meta.verify.lines;
+  if (prop) {
+    const r = await vnnlibBounds(mod, params, prop, vnnlibPath!, method, lines);
+    console.log(flagBool(a, 'json') ? JSON.stringify(r) : formatVnnlibBounds(r, meta.name));
+    return 0;
+  }
   const input = parseBoundsInput(inputPath, meta);
   const r = await computeBounds(mod, params, input, eps, method, lines, flagBool(a, 'intermediate'), batch);
   console.log(flagBool(a, 'json') ? JSON.stringify(r) : formatBounds(r, meta));
