@@ -158,8 +158,33 @@ function convMap(node: OnnxNode, dims: readonly number[], w: Const): { M: Csr; d
   const [dh, dw] = attrInts(node, 'dilations') ?? [1, 1];
   const pads = attrInts(node, 'pads') ?? [0, 0, 0, 0];
   const [pt, pl, pb, pr] = pads as [number, number, number, number];
-  const ho = Math.floor((hi + pt + pb - dh! * (kh - 1) - 1) / sh!) + 1;
-  const wo = Math.floor((wi + pl + pr - dw! * (kw - 1) - 1) / sw!) + 1;
+  const { M, ho, wo } = convCsr(
+    [ci, hi, wi],
+    w.data,
+    [co, cig, kh, kw],
+    group,
+    [sh!, sw!],
+    [dh!, dw!],
+    [pt, pl, pb, pr],
+  );
+  return { M, dims: [1, co, ho, wo] };
+}
+
+/**
+ * A 2-D convolution as a sparse matrix from the C,H,W-flattened input to the C,H,W-flattened
+ * output (weights [co, ci/group, kh, kw]; pads top, left, bottom, right).
+ */
+export function convCsr(
+  [ci, hi, wi]: readonly [number, number, number],
+  wdata: ArrayLike<number>,
+  [co, cig, kh, kw]: readonly [number, number, number, number],
+  group: number,
+  [sh, sw]: readonly [number, number],
+  [dh, dw]: readonly [number, number],
+  [pt, pl, pb, pr]: readonly [number, number, number, number],
+): { M: Csr; ho: number; wo: number } {
+  const ho = Math.floor((hi + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+  const wo = Math.floor((wi + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
   const out = new CsrBuilder(ci * hi * wi);
   const cols: number[] = [];
   const vals: number[] = [];
@@ -172,19 +197,19 @@ function convMap(node: OnnxNode, dims: readonly number[], w: Const): { M: Csr; d
         vals.length = 0;
         for (let c = 0; c < cig; c++)
           for (let dy = 0; dy < kh; dy++) {
-            const iy = y * sh! - pt + dy * dh!;
+            const iy = y * sh - pt + dy * dh;
             if (iy < 0 || iy >= hi) continue;
             for (let dx = 0; dx < kw; dx++) {
-              const ix = x * sw! - pl + dx * dw!;
+              const ix = x * sw - pl + dx * dw;
               if (ix < 0 || ix >= wi) continue;
               cols.push(((g * cig + c) * hi + iy) * wi + ix);
-              vals.push(w.data[((o * cig + c) * kh + dy) * kw + dx]!);
+              vals.push(wdata[((o * cig + c) * kh + dy) * kw + dx]!);
             }
           }
         out.row(cols, vals);
       }
   }
-  return { M: out.build(), dims: [1, co, ho, wo] };
+  return { M: out.build(), ho, wo };
 }
 
 function transposeMap(dims: readonly number[], perm: readonly number[]): { M: Csr; dims: number[] } {

@@ -13,7 +13,7 @@ import type { BoundMethod, LineStrategy } from '../ir/ir.js';
 import type { GeneratedModule, ParamSet } from '../runtime/module.js';
 import { normalize } from '../runtime/input.js';
 import { chwToHwc } from '../runtime/layout.js';
-import type { VnnlibProperty } from '../vnnlib/parse.js';
+import type { VnnlibCase, VnnlibProperty } from '../vnnlib/parse.js';
 import { evalOptions, tidyResult } from './model.js';
 
 export interface ConjunctionBounds {
@@ -24,7 +24,7 @@ export interface ConjunctionBounds {
 }
 
 export interface VnnlibBoundsJson {
-  readonly method: BoundMethod;
+  readonly method: BoundMethod | 'alpha-crown';
   readonly lines: LineStrategy;
   readonly vnnlib: string;
   readonly cases: { readonly conjunctions: ConjunctionBounds[]; readonly refuted: boolean }[];
@@ -42,6 +42,34 @@ export function checkPropertyFits(prop: VnnlibProperty, path: string, width: num
     throw new UserError(
       `${path}: the property has ${prop.nY} outputs Y_i but the network has ${classes} classes`,
     );
+}
+
+/** The rows of every conjunction of a case stacked: [m, K] row-major, and m. */
+export function stackedRows(c: VnnlibCase, K: number): { C: Float64Array; m: number } {
+  const m = c.unsafe.reduce((s, cj) => s + cj.rows, 0);
+  const C = new Float64Array(m * K);
+  let off = 0;
+  for (const cj of c.unsafe) {
+    C.set(cj.A, off);
+    off += cj.A.length;
+  }
+  return { C, m };
+}
+
+/** A case's per-conjunction results from the bounds of its stacked rows (A_r·y, before − b_r). */
+export function caseBounds(
+  c: VnnlibCase,
+  lower: ArrayLike<number>,
+  upper: ArrayLike<number>,
+): VnnlibBoundsJson['cases'][number] {
+  let off = 0;
+  const conjunctions = c.unsafe.map((cj) => {
+    const lo = Array.from({ length: cj.rows }, (_, r) => lower[off + r]! - cj.b[r]!);
+    const hi = Array.from({ length: cj.rows }, (_, r) => upper[off + r]! - cj.b[r]!);
+    off += cj.rows;
+    return { lower: lo, upper: hi, refuted: lo.some((v) => v > 0) };
+  });
+  return { conjunctions, refuted: conjunctions.every((q) => q.refuted) };
 }
 
 export async function vnnlibBounds(
@@ -63,16 +91,11 @@ export async function vnnlibBounds(
   };
   const cases: VnnlibBoundsJson['cases'][number][] = [];
   for (const c of prop.cases) {
-    const m = c.unsafe.reduce((s, cj) => s + cj.rows, 0);
+    const { C: C64, m } = stackedRows(c, K);
     let lower: Float32Array = new Float32Array(0);
     let upper: Float32Array = new Float32Array(0);
     if (m > 0) {
-      const C = new Float32Array(m * K);
-      let off = 0;
-      for (const cj of c.unsafe) {
-        C.set(Float32Array.from(cj.A), off);
-        off += cj.A.length;
-      }
+      const C = Float32Array.from(C64);
       const res = tidyResult(() => {
         const dims = [1, ...meta.inputCfg.shape];
         const mid = c.lo.map((l, i) => (l + c.hi[i]!) / 2);
@@ -95,14 +118,7 @@ export async function vnnlibBounds(
         tf.dispose(res as unknown as tf.TensorContainer);
       }
     }
-    let off = 0;
-    const conjunctions = c.unsafe.map((cj) => {
-      const lo = Array.from({ length: cj.rows }, (_, r) => lower[off + r]! - cj.b[r]!);
-      const hi = Array.from({ length: cj.rows }, (_, r) => upper[off + r]! - cj.b[r]!);
-      off += cj.rows;
-      return { lower: lo, upper: hi, refuted: lo.some((v) => v > 0) };
-    });
-    cases.push({ conjunctions, refuted: conjunctions.every((q) => q.refuted) });
+    cases.push(caseBounds(c, lower, upper));
   }
   return { method, lines, vnnlib: path, cases, refuted: cases.every((c) => c.refuted) };
 }

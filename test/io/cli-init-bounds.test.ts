@@ -223,6 +223,15 @@ describe('vnet init and vnet bounds on specs/fmnist-mlp.vnet', () => {
     expect(c0!.refuted).toBe(true);
     expect(c1!.lower[0]!).toBeLessThan(0);
     expect(r.cases[0]!.refuted).toBe(c1!.refuted);
+    // alpha-crown (float64, on the lowered spec network): never looser than the module's CROWN
+    expect(await cli(...base, '--method', 'alpha-crown', '--json')).toBe(0);
+    const al = JSON.parse(out.join('')) as VnnlibBoundsJson;
+    al.cases[0]!.conjunctions.forEach((q, k) =>
+      q.lower.forEach((l, j) => {
+        expect(l).toBeGreaterThanOrEqual([c0, c1][k]!.lower[j]! - 1e-4);
+        expect(l).toBeLessThanOrEqual(q.upper[j]!);
+      }),
+    );
     expect(await cli(...base, '--method', 'crown')).toBe(0);
     expect(out.join('\n')).toMatch(/crown bounds.*mlp\.vnnlib[\s\S]*conjunction 0: 1 row, .* > 0: refuted/);
     expect(await cli(...base, '--method', 'ibp', '--eps', '0.1')).toBe(1);

@@ -17,11 +17,26 @@ import type { ModuleMeta } from '../../runtime/module.js';
 import { chwToHwc, hwcToChw } from '../../runtime/layout.js';
 import { inputBox } from '../../runtime/input.js';
 import { evalOptions, loadNetwork, tidyResult } from '../../verify/model.js';
-import { formatVnnlibBounds, vnnlibBounds } from '../../verify/vnnlib-bounds.js';
-import { readVnnlib } from '../../vnnlib/parse.js';
+import {
+  caseBounds,
+  checkPropertyFits,
+  formatVnnlibBounds,
+  stackedRows,
+  vnnlibBounds,
+  type VnnlibBoundsJson,
+} from '../../verify/vnnlib-bounds.js';
+import { readVnnlib, type VnnlibProperty } from '../../vnnlib/parse.js';
+import { alphaCrownRows } from '../../complete/alpha-bounds.js';
+import { forward } from '../../complete/crown.js';
+import type { SeqNet } from '../../complete/onnx-net.js';
+import { specToSeqNet } from '../../complete/spec-net.js';
+import { checkFile } from '../../semantics/index.js';
+import { readSafetensors } from '../../runtime/io/safetensors.js';
 import { BACKEND_FLAG, parseEps, startBackend } from './verify.js';
 
-const METHODS: readonly BoundMethod[] = ['ibp', 'lbp', 'crown-ibp', 'crown-lbp', 'crown'];
+/** The generated module's methods, and alpha-crown (the float64 complete verifier's α-CROWN, ReLU nets). */
+type Method = BoundMethod | 'alpha-crown';
+const METHODS: readonly Method[] = ['ibp', 'lbp', 'crown-ibp', 'crown-lbp', 'crown', 'alpha-crown'];
 const LINES: readonly LineStrategy[] = ['tight', 'adaptive', 'constant'];
 
 const FLAGS: readonly FlagSpec[] = [
@@ -153,7 +168,7 @@ interface LayerJson {
 
 /** What `vnet bounds --json` prints. */
 export interface BoundsJson {
-  readonly method: BoundMethod;
+  readonly method: Method;
   readonly lines: LineStrategy;
   readonly eps: number;
   /** `margin`: rows are z_y − z_j for j ≠ y ascending; `logits`: rows are z_0..z_{K−1}. */
@@ -289,6 +304,72 @@ export function formatBounds(r: BoundsJson, meta: ModuleMeta): string {
   return out.join('\n');
 }
 
+/** alpha-crown on a VNN-LIB property: every stacked row of every case. */
+function alphaVnnlib(
+  net: SeqNet,
+  prop: VnnlibProperty,
+  path: string,
+  K: number,
+  lines: LineStrategy,
+): VnnlibBoundsJson {
+  checkPropertyFits(prop, path, net.nIn, K);
+  const cases = prop.cases.map((c) => {
+    const { C, m } = stackedRows(c, K);
+    const rows = Array.from({ length: m }, (_, r) => C.slice(r * K, (r + 1) * K));
+    const { lower, upper } = alphaCrownRows(net, { lo: c.lo, hi: c.hi }, rows);
+    return caseBounds(c, lower, upper);
+  });
+  return { method: 'alpha-crown', lines, vnnlib: path, cases, refuted: cases.every((c) => c.refuted) };
+}
+
+/** alpha-crown on inputs: the ε-ball ∩ domain of each row, margins with labels, else logits. */
+function alphaInputs(
+  net: SeqNet,
+  input: BoundsInput,
+  meta: ModuleMeta,
+  eps: number,
+  lines: LineStrategy,
+): BoundsJson {
+  const shape = meta.input.shape;
+  const width = net.nIn;
+  const K = meta.classes;
+  const [d0, d1] = meta.input.domain;
+  const acc = { lower: [] as number[][], upper: [] as number[][], logits: [] as number[][] };
+  for (let n = 0; n < input.n; n++) {
+    const xi = input.x.subarray(n * width, (n + 1) * width);
+    const x = shape.length === 3 ? hwcToChw(xi, shape[0]!, shape[1]!, shape[2]!) : xi;
+    const box = {
+      lo: Float64Array.from(x, (v) => Math.max(v - eps, d0)),
+      hi: Float64Array.from(x, (v) => Math.min(v + eps, d1)),
+    };
+    const y = input.labels?.[n];
+    const rows: Float64Array[] = [];
+    for (let j = 0; j < K; j++) {
+      if (j === y) continue;
+      const l = new Float64Array(K);
+      if (y === undefined) l[j] = 1;
+      else {
+        l[y] = 1;
+        l[j] = -1;
+      }
+      rows.push(l);
+    }
+    const r = alphaCrownRows(net, box, rows);
+    acc.lower.push(r.lower);
+    acc.upper.push(r.upper);
+    acc.logits.push(Array.from(forward(net, x)));
+  }
+  const labels = input.labels ? Array.from(input.labels) : undefined;
+  return {
+    method: 'alpha-crown',
+    lines,
+    eps,
+    spec: labels ? 'margin' : 'logits',
+    ...acc,
+    ...(labels ? { labels, verified: acc.lower.map((r) => r.every((v) => v > 0)) } : {}),
+  };
+}
+
 function pick<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
   if ((allowed as readonly string[]).includes(v)) return v as T;
   const near = closest(v, allowed);
@@ -323,6 +404,22 @@ async function run(argv: readonly string[]): Promise<number> {
   const { mod, params } = await loadNetwork(specPath, weightsPath);
   const meta = mod.meta;
   const lines = linesFlag !== undefined ? pick('lines', linesFlag, LINES) : meta.verify.lines;
+  if (method === 'alpha-crown') {
+    if (flagBool(a, 'intermediate')) throw new UserError('--intermediate is not available with alpha-crown');
+    const model = checkFile(specPath).model!;
+    const net = specToSeqNet(model, readSafetensors(weightsPath).tensors);
+    const r = prop
+      ? alphaVnnlib(net, prop, vnnlibPath!, meta.classes, lines)
+      : alphaInputs(net, parseBoundsInput(inputPath, meta), meta, eps, lines);
+    console.log(
+      flagBool(a, 'json')
+        ? JSON.stringify(r)
+        : 'cases' in r
+          ? formatVnnlibBounds(r, meta.name)
+          : formatBounds(r, meta),
+    );
+    return 0;
+  }
   if (prop) {
     const r = await vnnlibBounds(mod, params, prop, vnnlibPath!, method, lines);
     console.log(flagBool(a, 'json') ? JSON.stringify(r) : formatVnnlibBounds(r, meta.name));
