@@ -14,6 +14,7 @@ import { forward } from '../../src/complete/crown.js';
 import { specToSeqNet } from '../../src/complete/spec-net.js';
 import { checkFile } from '../../src/semantics/index.js';
 import { readSafetensors } from '../../src/runtime/io/safetensors.js';
+import type { VnnlibVerifyJson } from '../../src/verify/vnnlib-verify.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vnet-specnet-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -95,6 +96,46 @@ describe('spec networks in the complete verifier', () => {
     }
     expect(await cli(...base, '--eps', '0.02', '--method', 'alpha-crown', '--intermediate')).toBe(1);
     expect(err.join('\n')).toContain('--intermediate is not available with alpha-crown');
+  }, 120_000);
+
+  test('verify --vnnlib: holds below the α-CROWN margin bound, violated (with a checked counterexample) above the clean one', async () => {
+    const base = ['bounds', spec, '--weights', weights, '--input', input, '--backend', 'cpu', '--json'];
+    expect(await cli(...base, '--eps', '0.02', '--method', 'alpha-crown')).toBe(0);
+    const alpha = JSON.parse(out.join('')) as BoundsJson;
+    const lower = alpha.lower[0]![0]!; // Y_1 − Y_0
+    const clean = alpha.logits[0]![1]! - alpha.logits[0]![0]!;
+    const prop = (t: number): string => {
+      const p = join(tmp, `p${t}.vnnlib`);
+      writeFileSync(
+        p,
+        [
+          ...x.map((_, i) => `(declare-const X_${i} Real)`),
+          ...Array.from({ length: 10 }, (_, k) => `(declare-const Y_${k} Real)`),
+          ...x.flatMap((v, i) => [
+            `(assert (>= X_${i} ${Math.max(0, v - 0.02)}))`,
+            `(assert (<= X_${i} ${Math.min(1, v + 0.02)}))`,
+          ]),
+          `(assert (<= (- Y_1 Y_0) ${t}))`,
+        ].join('\n'),
+      );
+      return p;
+    };
+    const run = async (t: number): Promise<VnnlibVerifyJson> => {
+      expect(
+        await cli('verify', spec, '--weights', weights, '--vnnlib', prop(t), '--timeout', '20', '--json'),
+        err.join('\n'),
+      ).toBe(0);
+      return JSON.parse(out.join('')) as VnnlibVerifyJson;
+    };
+    expect((await run(lower - 0.1)).result).toBe('holds');
+    const v = await run(clean + 0.01);
+    expect(v.result).toBe('violated');
+    const xs: number[] = [];
+    for (const m of v.counterexample!.matchAll(/\(X_(\d+) ([^()\s]+)\)/g)) xs[Number(m[1])] = Number(m[2]);
+    const net = specToSeqNet(checkFile(spec).model!, readSafetensors(weights).tensors);
+    const y = forward(net, xs);
+    expect(y[1]! - y[0]!).toBeLessThanOrEqual(clean + 0.01);
+    xs.forEach((xv, i) => expect(Math.abs(xv - x[i]!)).toBeLessThanOrEqual(0.02 + 1e-12));
   }, 120_000);
 
   test('a LeakyReLU spec is refused with the layer named', async () => {

@@ -28,6 +28,7 @@ import { evaluate, type EvalReport, type ResultRow, type SoundnessViolation } fr
 import { certificateLines, formatVerifyTable, formatViolations } from '../../verify/format.js';
 import { evalOptions, loadEvalSplit, loadNetwork, verifiable, type EvalSplit } from '../../verify/model.js';
 import { pgdStepSize } from '../../verify/pgd.js';
+import { formatVnnlibVerify, verifyVnnlib } from '../../verify/vnnlib-verify.js';
 
 export const BOUND_METHODS: readonly BoundMethod[] = ['ibp', 'crown-ibp', 'lbp', 'crown-lbp', 'crown'];
 export const LINE_STRATEGIES: readonly LineStrategy[] = ['tight', 'adaptive', 'constant'];
@@ -84,6 +85,12 @@ const FLAGS: readonly FlagSpec[] = [
     help: 'write one JSON line per sample, method, lines and ε to this file',
   },
   { name: 'json', type: 'bool', help: 'print the results as JSON instead of a table' },
+  {
+    name: 'vnnlib',
+    type: 'string',
+    help: 'complete verification of a VNN-LIB property instead of the data set (ReLU networks): holds/violated/unknown/timeout',
+  },
+  { name: 'timeout', type: 'number', help: 'seconds for --vnnlib', default: 60 },
   BACKEND_FLAG,
 ];
 
@@ -236,6 +243,16 @@ async function run(argv: readonly string[]): Promise<number> {
     ]);
   const specPath = a.positionals[0]!;
   const weightsPath = requireFlag(flagString(a, 'weights'), 'weights');
+  const vnnlibPath = flagString(a, 'vnnlib');
+  if (vnnlibPath !== undefined) {
+    const timeout = flagNumber(a, 'timeout') ?? 60;
+    if (!(timeout > 0)) throw new UserError(`--timeout must be > 0, got ${timeout}`);
+    await startBackend(a);
+    const { mod } = await loadNetwork(specPath, weightsPath);
+    const r = verifyVnnlib(specPath, weightsPath, vnnlibPath, timeout, mod.meta.classes);
+    console.log(flagBool(a, 'json') ? JSON.stringify(r) : formatVnnlibVerify(r, mod.meta.name));
+    return 0;
+  }
   const split = flagString(a, 'split') ?? 'test';
   if (split !== 'test' && split !== 'val')
     throw new UserError(`--split must be 'test' or 'val', got '${split}'`);
