@@ -59,26 +59,9 @@ export function ibp(net: SeqNet, box: Box): LayerBounds & { outLo: Float64Array;
   const his: Float64Array[] = [];
   const L = net.layers.length;
   for (let j = 0; j < L; j++) {
-    const { W, b } = net.layers[j]!;
-    const zl = new Float64Array(W.rows);
-    const zh = new Float64Array(W.rows);
-    for (let r = 0; r < W.rows; r++) {
-      let sl = b[r]!;
-      let sh = b[r]!;
-      for (let p = W.ptr[r]!; p < W.ptr[r + 1]!; p++) {
-        const w = W.val[p]!;
-        const k = W.idx[p]!;
-        if (w >= 0) {
-          sl += w * lo[k]!;
-          sh += w * hi[k]!;
-        } else {
-          sl += w * hi[k]!;
-          sh += w * lo[k]!;
-        }
-      }
-      zl[r] = sl;
-      zh[r] = sh;
-    }
+    const zl = new Float64Array(net.layers[j]!.W.rows);
+    const zh = new Float64Array(zl.length);
+    intervalAffine(net, j, lo, hi, zl, zh);
     if (j === L - 1) return { lo: los, hi: his, outLo: zl, outHi: zh };
     los.push(zl);
     his.push(zh);
@@ -247,29 +230,52 @@ export function crownBounds(net: SeqNet, box: Box, splits?: Splits, deadline = I
   return { lo, hi };
 }
 
-/** Recomputes IBP bounds of ReLU m+1 from ReLU m's bounds (tightening only). */
-function refreshIbp(net: SeqNet, m: number, l: Float64Array, u: Float64Array, iv: LayerBounds): void {
-  const { W, b } = net.layers[m + 1]!;
-  const nl = iv.lo[m + 1]!;
-  const nh = iv.hi[m + 1]!;
+/** Interval image of layer j's affine map on [lo, hi] (the ReLU of ReLU j−1's bounds applied by the caller). */
+function intervalAffine(
+  net: SeqNet,
+  j: number,
+  lo: ArrayLike<number>,
+  hi: ArrayLike<number>,
+  zl: Float64Array,
+  zh: Float64Array,
+): void {
+  const { W, b } = net.layers[j]!;
   for (let r = 0; r < W.rows; r++) {
     let sl = b[r]!;
     let sh = b[r]!;
     for (let p = W.ptr[r]!; p < W.ptr[r + 1]!; p++) {
       const w = W.val[p]!;
       const k = W.idx[p]!;
-      const al = Math.max(l[k]!, 0);
-      const ah = Math.max(u[k]!, 0);
       if (w >= 0) {
-        sl += w * al;
-        sh += w * ah;
+        sl += w * lo[k]!;
+        sh += w * hi[k]!;
       } else {
-        sl += w * ah;
-        sh += w * al;
+        sl += w * hi[k]!;
+        sh += w * lo[k]!;
       }
     }
-    nl[r] = Math.max(nl[r]!, sl);
-    nh[r] = Math.min(nh[r]!, sh);
+    zl[r] = sl;
+    zh[r] = sh;
+  }
+}
+
+/** Recomputes IBP bounds of ReLU m+1 from ReLU m's bounds (tightening only). */
+function refreshIbp(net: SeqNet, m: number, l: Float64Array, u: Float64Array, iv: LayerBounds): void {
+  const nl = iv.lo[m + 1]!;
+  const nh = iv.hi[m + 1]!;
+  const sl = new Float64Array(nl.length);
+  const sh = new Float64Array(nl.length);
+  intervalAffine(
+    net,
+    m + 1,
+    l.map((v) => Math.max(v, 0)),
+    u.map((v) => Math.max(v, 0)),
+    sl,
+    sh,
+  );
+  for (let r = 0; r < nl.length; r++) {
+    nl[r] = Math.max(nl[r]!, sl[r]!);
+    nh[r] = Math.min(nh[r]!, sh[r]!);
   }
 }
 

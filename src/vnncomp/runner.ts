@@ -413,20 +413,16 @@ function table(head: string[], body: string[][]): string {
   return [line(head), w.map((n) => '-'.repeat(n)).join('  '), ...body.map(line)].join('\n');
 }
 
+/** benchmark, instances, holds, violated, unknown, timeout, error. */
+const countCells = (x: BenchmarkSummary): string[] => [
+  x.benchmark,
+  ...[x.instances, x.holds, x.violated, x.unknown, x.timeout, x.error].map(String),
+];
+
 export function renderSummary(s: readonly BenchmarkSummary[]): string {
   return table(
     ['benchmark', 'instances', 'holds', 'violated', 'unknown', 'timeout', 'error', 'solved', 'time'],
-    s.map((x) => [
-      x.benchmark,
-      String(x.instances),
-      String(x.holds),
-      String(x.violated),
-      String(x.unknown),
-      String(x.timeout),
-      String(x.error),
-      String(x.holds + x.violated),
-      formatDuration(x.seconds),
-    ]),
+    s.map((x) => [...countCells(x), String(x.holds + x.violated), formatDuration(x.seconds)]),
   );
 }
 
@@ -482,18 +478,7 @@ export function renderHtml(
 <style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}.holds{color:#070}.violated{color:#a00}</style></head><body>
 <h1>vnet on VNN-COMP instances</h1>
 <h2>Summary</h2><table>${tr(['benchmark', 'instances', 'holds', 'violated', 'unknown', 'timeout', 'error', 'time (s)'], 'th')}${s
-    .map((x) =>
-      tr([
-        x.benchmark,
-        String(x.instances),
-        String(x.holds),
-        String(x.violated),
-        String(x.unknown),
-        String(x.timeout),
-        String(x.error),
-        x.seconds.toFixed(1),
-      ]),
-    )
+    .map((x) => tr([...countCells(x), x.seconds.toFixed(1)]))
     .join('')}</table>
 ${
   cs.length > 0

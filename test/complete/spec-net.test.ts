@@ -8,7 +8,7 @@ import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { captureCli } from '../io/cli-capture.js';
 import type { BoundsJson } from '../../src/cli/commands/bounds.js';
 import { forward } from '../../src/complete/crown.js';
 import { specToSeqNet } from '../../src/complete/spec-net.js';
@@ -50,16 +50,8 @@ train {
 `;
 
 describe('spec networks in the complete verifier', () => {
-  const out: string[] = [];
-  const err: string[] = [];
+  const { out, err, cli } = captureCli();
   afterEach(() => vi.restoreAllMocks());
-  const cli = async (...argv: string[]): Promise<number> => {
-    out.length = 0;
-    err.length = 0;
-    vi.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
-    vi.spyOn(console, 'error').mockImplementation((s: string) => void err.push(s));
-    return main(argv);
-  };
   const spec = join(tmp, 'tiny-conv.vnet');
   const weights = join(tmp, 'tiny-conv.safetensors');
   const input = join(tmp, 'x.json');

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { captureCli } from './cli-capture.js';
 import { UserError } from '../../src/cli/errors.js';
 import { parseBoundsInput, type BoundsJson } from '../../src/cli/commands/bounds.js';
 import { readSafetensors } from '../../src/runtime/io/safetensors.js';
@@ -71,17 +71,21 @@ describe('X.json validation (tiny network: input 1x4x4, domain [0, 1], 3 classes
 });
 
 describe('vnet init and vnet bounds on specs/fmnist-mlp.vnet', () => {
-  const out: string[] = [];
-  const err: string[] = [];
+  const { out, err, cli } = captureCli();
   afterEach(() => vi.restoreAllMocks());
-  const cli = async (...argv: string[]): Promise<number> => {
-    out.length = 0;
-    err.length = 0;
-    vi.spyOn(console, 'log').mockImplementation((s: string) => void out.push(s));
-    vi.spyOn(console, 'error').mockImplementation((s: string) => void err.push(s));
-    return main(argv);
-  };
   const weights = join(tmp, 'mlp.safetensors');
+  /** y = W3 relu(W2 relu(W1 x + b1) + b2) + b3 with PyTorch's [out, in] weights from the file. */
+  const referenceMlp = (): ((x: number[]) => number[]) => {
+    const t = readSafetensors(weights).tensors;
+    const lin = (name: string, v: number[]) => {
+      const W = t.get(`${name}.weight`)!;
+      const b = t.get(`${name}.bias`)!.data;
+      const [o, i] = W.shape as [number, number];
+      return Array.from({ length: o }, (_, r) => v.reduce((s, xv, c) => s + W.data[r * i + c]! * xv, b[r]!));
+    };
+    const relu = (v: number[]) => v.map((z) => Math.max(0, z));
+    return (x) => lin('fc3', relu(lin('fc2', relu(lin('fc1', x)))));
+  };
 
   test('init writes PyTorch-layout weights, refuses to overwrite without --force', async () => {
     expect(
@@ -116,17 +120,9 @@ describe('vnet init and vnet bounds on specs/fmnist-mlp.vnet', () => {
     expect(await cli(...base, '--eps', '0', '--method', 'ibp', '--intermediate')).toBe(0);
     const r = JSON.parse(out.join('')) as BoundsJson;
     expect([r.method, r.lines, r.eps, r.spec]).toEqual(['ibp', 'tight', 0, 'margin']);
-    // Reference: y = W3 relu(W2 relu(W1 x + b1) + b2) + b3 with PyTorch's [out, in] weights from the file.
-    const t = readSafetensors(weights).tensors;
-    const lin = (name: string, v: number[]) => {
-      const W = t.get(`${name}.weight`)!;
-      const b = t.get(`${name}.bias`)!.data;
-      const [o, i] = W.shape as [number, number];
-      return Array.from({ length: o }, (_, r) => v.reduce((s, xv, c) => s + W.data[r * i + c]! * xv, b[r]!));
-    };
-    const relu = (v: number[]) => v.map((z) => Math.max(0, z));
+    const net = referenceMlp();
     x.forEach((xi, n) => {
-      const logits = lin('fc3', relu(lin('fc2', relu(lin('fc1', xi)))));
+      const logits = net(xi);
       logits.forEach((z, k) => expect(r.logits[n]![k]).toBeCloseTo(z, 4));
       const y = [3, 8][n]!;
       const margins = logits.map((z) => logits[y]! - z).filter((_, j) => j !== y);
@@ -169,15 +165,7 @@ describe('vnet init and vnet bounds on specs/fmnist-mlp.vnet', () => {
   });
 
   test('bounds --vnnlib: per-row bounds of A·y − b contain sampled outputs; a refuted row has lower > 0', async () => {
-    const t = readSafetensors(weights).tensors;
-    const lin = (name: string, v: number[]) => {
-      const W = t.get(`${name}.weight`)!;
-      const b = t.get(`${name}.bias`)!.data;
-      const [o, i] = W.shape as [number, number];
-      return Array.from({ length: o }, (_, r) => v.reduce((s, xv, c) => s + W.data[r * i + c]! * xv, b[r]!));
-    };
-    const relu = (v: number[]) => v.map((z) => Math.max(0, z));
-    const net = (x: number[]) => lin('fc3', relu(lin('fc2', relu(lin('fc1', x)))));
+    const net = referenceMlp();
     const x0 = row(784);
     const e = 0.002;
     const y0 = net(x0);
