@@ -1,7 +1,7 @@
 /**
  * The table of every diagnostic vnet can report: code, severity and message template. Codes are
  * grouped by thousands (as in tsc's diagnosticMessages.json):
- * - VN1xxx: reading the file, lexing (10xx) and parsing (11xx);
+ * - VN1xxx: reading the file, lexing (10xx) and parsing (11xx); VNN-LIB properties (12xx);
  * - VN2xxx: spec structure and options (20xx), layers and names (21xx), shapes (22xx);
  * - VN4xxx: threat model, training recipe and verification settings;
  * - VN9xxx: internal compiler errors.
@@ -45,6 +45,10 @@ export const Diag = {
   UnexpectedTopLevel: def(1103, (message: S) => message),
   NestingTooDeep: def(1104, (limit: N) => `brackets and blocks are nested more than ${limit} levels deep`),
   TooManyErrors: def(1105, (shown: N) => `too many errors; only the first ${shown} are shown`, 'note'),
+
+  // VN12xx: VNN-LIB properties
+  VnnlibSyntax: def(1201, (message: S) => message),
+  VnnlibUnsupported: def(1202, (message: S) => message),
 
   // VN20xx: blocks, options and values
   UnknownBlock: def(2001, (name: S) => `unknown block '${name}'`),

@@ -12,6 +12,9 @@ import type { ModuleMeta } from '../runtime/module.js';
 import { chwToHwc, hwcToChw } from '../runtime/layout.js';
 import { inputBox } from '../runtime/input.js';
 import { evalOptions, tidyResult, type loadNetwork } from './model.js';
+import { alphaCrownRows } from '../complete/alpha-bounds.js';
+import { forward } from '../complete/crown.js';
+import type { SeqNet } from '../complete/onnx-net.js';
 
 /** Validated inputs: rows in the runtime's internal layout. */
 export interface BoundsInput {
@@ -121,7 +124,8 @@ interface LayerJson {
 
 /** What `vnet bounds --json` prints. */
 export interface BoundsJson {
-  readonly method: BoundMethod;
+  /** A generated module's method, or alpha-crown (the float64 complete verifier). */
+  readonly method: BoundMethod | 'alpha-crown';
   readonly lines: LineStrategy;
   readonly eps: number;
   /** The tfjs backend that computed the bounds (its description). */
@@ -267,4 +271,56 @@ export function formatBounds(r: BoundsJson, meta: ModuleMeta): string {
     );
   }
   return out.join('\n');
+}
+
+/** alpha-crown on inputs: the ε-ball ∩ domain of each row, margins with labels, else logits. */
+export function alphaInputs(
+  net: SeqNet,
+  input: BoundsInput,
+  meta: ModuleMeta,
+  eps: number,
+  lines: LineStrategy,
+): BoundsJson {
+  const shape = meta.input.shape;
+  const width = net.nIn;
+  const K = meta.classes;
+  const [d0, d1] = meta.input.domain;
+  const t0 = performance.now();
+  const acc = { lower: [] as number[][], upper: [] as number[][], logits: [] as number[][] };
+  for (let n = 0; n < input.n; n++) {
+    const xi = input.x.subarray(n * width, (n + 1) * width);
+    const x = shape.length === 3 ? hwcToChw(xi, shape[0]!, shape[1]!, shape[2]!) : xi;
+    const box = {
+      lo: Float64Array.from(x, (v) => Math.max(v - eps, d0)),
+      hi: Float64Array.from(x, (v) => Math.min(v + eps, d1)),
+    };
+    const y = input.labels?.[n];
+    const rows: Float64Array[] = [];
+    for (let j = 0; j < K; j++) {
+      if (j === y) continue;
+      const l = new Float64Array(K);
+      if (y === undefined) l[j] = 1;
+      else {
+        l[y] = 1;
+        l[j] = -1;
+      }
+      rows.push(l);
+    }
+    const r = alphaCrownRows(net, box, rows);
+    acc.lower.push(r.lower);
+    acc.upper.push(r.upper);
+    acc.logits.push(Array.from(forward(net, x)));
+  }
+  const labels = input.labels ? Array.from(input.labels) : undefined;
+  return {
+    method: 'alpha-crown',
+    lines,
+    eps,
+    backend: 'float64 (the complete verifier, no tfjs)',
+    batch: 1,
+    seconds: (performance.now() - t0) / 1000,
+    spec: labels ? 'margin' : 'logits',
+    ...acc,
+    ...(labels ? { labels, verified: acc.lower.map((r) => r.every((v) => v > 0)) } : {}),
+  };
 }

@@ -14,6 +14,8 @@ import { checkFile } from '../../src/semantics/index.js';
 
 const CASES = new URL('../cases/errors/', import.meta.url);
 const BASELINES = new URL('../baselines/', import.meta.url);
+/** VNN-LIB error baselines (test/vnnlib/parse.test.ts). */
+const VNNLIB_BASELINES = new URL('../baselines/vnnlib/', import.meta.url);
 
 /** Cases that are not files in the folder: the path does not exist. */
 const ABSENT = ['missing-file.vnet'];
@@ -48,8 +50,9 @@ describe('diagnostic baselines', () => {
 
   it('every code of the message table has a baseline, or is listed as unreachable', () => {
     const seen = new Set<string>();
-    for (const f of readdirSync(BASELINES).filter((b) => b.endsWith('.errors.txt')))
-      for (const m of readFileSync(new URL(f, BASELINES), 'utf8').matchAll(/\b(VN\d{4})\b/g)) seen.add(m[1]!);
+    for (const dir of [BASELINES, VNNLIB_BASELINES])
+      for (const f of readdirSync(dir).filter((b) => b.endsWith('.errors.txt')))
+        for (const m of readFileSync(new URL(f, dir), 'utf8').matchAll(/\b(VN\d{4})\b/g)) seen.add(m[1]!);
     const missing = allCodes().filter((c) => !seen.has(codeText(c)) && !(c in UNREACHABLE));
     expect(missing.map(codeText)).toEqual([]);
     for (const c of Object.keys(UNREACHABLE)) expect(allCodes()).toContain(Number(c));

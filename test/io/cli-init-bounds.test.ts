@@ -8,6 +8,7 @@ import { parseBoundsInput, type BoundsJson } from '../../src/verify/bounds.js';
 import { readSafetensors } from '../../src/runtime/io/safetensors.js';
 import type { ModuleMeta } from '../../src/runtime/module.js';
 import { tinyMeta } from './tiny-meta.js';
+import type { VnnlibBoundsJson } from '../../src/verify/vnnlib-bounds.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vnet-cli-'));
 let fileNo = 0;
@@ -169,6 +170,101 @@ describe('vnet init and vnet bounds on specs/fmnist-mlp.vnet', () => {
     expect(await cli(...base, '--eps', '1/255', '--method', 'lbp')).toBe(0);
     expect(out.join('\n')).toMatch(
       /lbp bounds, tight lines, eps 0\.00392.*on logits[\s\S]*class +lower +upper +clean/,
+    );
+  });
+
+  /** y = W3 relu(W2 relu(W1 x + b1) + b2) + b3 with PyTorch's [out, in] weights from the file. */
+  const referenceMlp = (): ((x: number[]) => number[]) => {
+    const t = readSafetensors(weights).tensors;
+    const lin = (name: string, v: number[]) => {
+      const W = t.get(`${name}.weight`)!;
+      const b = t.get(`${name}.bias`)!.data;
+      const [o, i] = W.shape as [number, number];
+      return Array.from({ length: o }, (_, r) => v.reduce((s, xv, c) => s + W.data[r * i + c]! * xv, b[r]!));
+    };
+    const relu = (v: number[]) => v.map((z) => Math.max(0, z));
+    return (x) => lin('fc3', relu(lin('fc2', relu(lin('fc1', x)))));
+  };
+
+  test('bounds --vnnlib: per-row bounds of A·y − b contain sampled outputs; a refuted row has lower > 0', async () => {
+    const net = referenceMlp();
+    const x0 = row(784);
+    const e = 0.002;
+    const y0 = net(x0);
+    // case: unsafe iff Y_0 − Y_1 ≤ d0 − 1 (far below: refuted) or (Y_2 ≤ y0_2 + 1 and 2·Y_3 ≥ 0)
+    const d0 = y0[0]! - y0[1]!;
+    const text = [
+      ...x0.map((_, i) => `(declare-const X_${i} Real)`),
+      ...y0.map((_, k) => `(declare-const Y_${k} Real)`),
+      ...x0.flatMap((v, i) => [`(assert (>= X_${i} ${v - e}))`, `(assert (<= X_${i} ${v + e}))`]),
+      `(assert (or (and (<= (- Y_0 Y_1) ${d0 - 1})) (and (<= Y_2 ${y0[2]! + 1}) (>= (* 2 Y_3) 0))))`,
+    ].join('\n');
+    const prop = join(tmp, 'mlp.vnnlib');
+    writeFileSync(prop, text);
+    const base = [
+      'bounds',
+      'specs/fmnist-mlp.vnet',
+      '--weights',
+      weights,
+      '--vnnlib',
+      prop,
+      '--backend',
+      'cpu',
+    ];
+    expect(await cli(...base, '--method', 'crown', '--json')).toBe(0);
+    const r = JSON.parse(out.join('')) as VnnlibBoundsJson;
+    expect(r.cases).toHaveLength(1);
+    const [c0, c1] = r.cases[0]!.conjunctions;
+    // rows as A·y ≤ b: (Y_0 − Y_1) − (d0 − 1); Y_2 − (y0_2 + 1); −2·Y_3 − 0
+    const rowsAt = (y: number[]) => [[y[0]! - y[1]! - (d0 - 1)], [y[2]! - (y0[2]! + 1), -2 * y[3]!]];
+    let seed = 1;
+    const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    for (let s = 0; s < 20; s++) {
+      const x = x0.map((v) => v + (s % 2 ? Math.sign(rnd()) : rnd()) * e);
+      rowsAt(net(x)).forEach((vals, k) =>
+        vals.forEach((v, j) => {
+          const q = [c0, c1][k]!;
+          expect(v).toBeGreaterThanOrEqual(q!.lower[j]! - 1e-4);
+          expect(v).toBeLessThanOrEqual(q!.upper[j]! + 1e-4);
+        }),
+      );
+    }
+    expect(c0!.lower[0]!).toBeGreaterThan(0.5);
+    expect(c0!.refuted).toBe(true);
+    expect(c1!.lower[0]!).toBeLessThan(0);
+    expect(r.cases[0]!.refuted).toBe(c1!.refuted);
+    // alpha-crown (float64, on the lowered spec network): never looser than the module's CROWN
+    expect(await cli(...base, '--method', 'alpha-crown', '--json')).toBe(0);
+    const al = JSON.parse(out.join('')) as VnnlibBoundsJson;
+    al.cases[0]!.conjunctions.forEach((q, k) =>
+      q.lower.forEach((l, j) => {
+        expect(l).toBeGreaterThanOrEqual([c0, c1][k]!.lower[j]! - 1e-4);
+        expect(l).toBeLessThanOrEqual(q.upper[j]!);
+      }),
+    );
+    expect(await cli(...base, '--method', 'crown')).toBe(0);
+    expect(out.join('\n')).toMatch(/crown bounds.*mlp\.vnnlib[\s\S]*conjunction 0: 1 row, .* > 0: refuted/);
+    expect(await cli(...base, '--method', 'ibp', '--eps', '0.1')).toBe(1);
+    expect(err.join('\n')).toContain('--vnnlib replaces --input and --eps');
+    const small = join(tmp, 'small.vnnlib');
+    writeFileSync(
+      small,
+      '(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (>= X_0 0))\n(assert (<= X_0 1))\n(assert (<= Y_0 0))\n',
+    );
+    expect(
+      await cli(
+        'bounds',
+        'specs/fmnist-mlp.vnet',
+        '--weights',
+        weights,
+        '--vnnlib',
+        small,
+        '--method',
+        'ibp',
+      ),
+    ).toBe(1);
+    expect(err.join('\n')).toContain(
+      "small.vnnlib: the property has 1 inputs X_i but the network's input has 784",
     );
   });
 

@@ -19,8 +19,17 @@ import {
   pickOne,
   startBackend,
 } from '../options.js';
-import { computeBounds, formatBounds, parseBoundsInput } from '../../verify/bounds.js';
+import { alphaInputs, computeBounds, formatBounds, parseBoundsInput } from '../../verify/bounds.js';
 import { loadNetwork } from '../../verify/model.js';
+import { alphaVnnlib, formatVnnlibBounds, vnnlibBounds } from '../../verify/vnnlib-bounds.js';
+import { readVnnlib } from '../../vnnlib/parse.js';
+import { specToSeqNet } from '../../complete/spec-net.js';
+import { checkOrThrow } from '../../codegen/load.js';
+import { readSafetensors } from '../../runtime/io/safetensors.js';
+import { UserError } from '../../base/errors.js';
+
+/** The generated module's methods, and alpha-crown (the float64 complete verifier's α-CROWN, ReLU nets). */
+const METHODS = [...BOUND_METHODS, 'alpha-crown'] as const;
 
 const FLAGS: readonly OptionSpec[] = [
   {
@@ -33,10 +42,16 @@ const FLAGS: readonly OptionSpec[] = [
     name: 'input',
     type: 'string',
     value: 'FILE',
-    help: 'JSON file {"x": [[...]], "labels": [...]}: one flattened C,H,W row per input, raw units (required)',
+    help: 'JSON file {"x": [[...]], "labels": [...]}: one flattened C,H,W row per input, raw units (required unless --vnnlib)',
   },
-  { name: 'eps', type: 'string', help: 'L∞ radius, e.g. 0.1 or 8/255 (required)' },
-  { name: 'method', type: 'string', help: `${BOUND_METHODS.join('|')} (required)` },
+  {
+    name: 'vnnlib',
+    type: 'string',
+    value: 'FILE',
+    help: 'VNN-LIB property (.vnnlib or .vnnlib.gz) instead of --input/--eps: bounds of its unsafe rows over its boxes',
+  },
+  { name: 'eps', type: 'string', help: 'L∞ radius, e.g. 0.1 or 8/255 (required unless --vnnlib)' },
+  { name: 'method', type: 'string', help: `${METHODS.join('|')} (required)` },
   { name: 'lines', type: 'string', help: `${LINE_STRATEGIES.join('|')} (default: the spec's verify lines)` },
   { name: 'intermediate', type: 'bool', help: "add every activation layer's pre-activation bounds" },
   JSON_FLAG,
@@ -47,9 +62,16 @@ const FLAGS: readonly OptionSpec[] = [
 async function run(a: ParsedArgs): Promise<number> {
   const specPath = a.positionals[0]!;
   const weightsPath = requireFlag(flagString(a, 'weights'), 'weights');
-  const inputPath = requireFlag(flagString(a, 'input'), 'input');
-  const eps = parseEps(requireFlag(flagString(a, 'eps'), 'eps'));
-  const method = pickOne('method', requireFlag(flagString(a, 'method'), 'method'), BOUND_METHODS);
+  const vnnlibPath = flagString(a, 'vnnlib');
+  if (
+    vnnlibPath !== undefined &&
+    (flagString(a, 'input') !== undefined || flagString(a, 'eps') !== undefined)
+  )
+    throw new UserError('--vnnlib replaces --input and --eps: give one or the other');
+  const prop = vnnlibPath !== undefined ? readVnnlib(vnnlibPath) : undefined;
+  const inputPath = prop ? '' : requireFlag(flagString(a, 'input'), 'input');
+  const eps = prop ? 0 : parseEps(requireFlag(flagString(a, 'eps'), 'eps'));
+  const method = pickOne('method', requireFlag(flagString(a, 'method'), 'method'), METHODS);
   const linesFlag = flagString(a, 'lines');
   const batch = intFlag(a, 'batch', 1) ?? 100;
 
@@ -57,6 +79,26 @@ async function run(a: ParsedArgs): Promise<number> {
   const { mod, params } = await loadNetwork(specPath, weightsPath);
   const meta = mod.meta;
   const lines = linesFlag !== undefined ? pickOne('lines', linesFlag, LINE_STRATEGIES) : meta.verify.lines;
+  if (method === 'alpha-crown') {
+    if (flagBool(a, 'intermediate')) throw new UserError('--intermediate is not available with alpha-crown');
+    const net = specToSeqNet(checkOrThrow(specPath), readSafetensors(weightsPath).tensors);
+    const r = prop
+      ? alphaVnnlib(net, prop, vnnlibPath!, meta.classes, lines)
+      : alphaInputs(net, parseBoundsInput(inputPath, meta), meta, eps, lines);
+    console.log(
+      flagBool(a, 'json')
+        ? JSON.stringify(r)
+        : 'cases' in r
+          ? formatVnnlibBounds(r, meta.name)
+          : formatBounds(r, meta),
+    );
+    return 0;
+  }
+  if (prop) {
+    const r = await vnnlibBounds(mod, params, prop, vnnlibPath!, method, lines);
+    console.log(flagBool(a, 'json') ? JSON.stringify(r) : formatVnnlibBounds(r, meta.name));
+    return 0;
+  }
   const far = epsWarning(eps, meta.input.domain);
   if (far) console.error(`warning: ${far}`);
   const input = parseBoundsInput(inputPath, meta);

@@ -75,4 +75,14 @@ export const commands: readonly CommandEntry[] = [
     summary: 'export a network and its weights as an ONNX model',
     load: async () => (await import('./export.js')).exportCommand,
   },
+  {
+    name: 'vnncomp',
+    summary: 'run VNN-COMP instances (ONNX + VNN-LIB) and summarise or compare the results',
+    load: async () => (await import('./vnncomp.js')).vnncompCommand,
+  },
+  {
+    name: 'run-instance',
+    summary: "verify one VNN-COMP instance (the competition's run_instance contract)",
+    load: async () => (await import('./vnncomp.js')).runInstanceCommand,
+  },
 ];

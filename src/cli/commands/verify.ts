@@ -26,6 +26,7 @@ import { evalOptions, loadEvalSplit, loadNetwork, testEpsOf, verifiable } from '
 import { requireBlock } from '../../runtime/module.js';
 import { pgdStepSize } from '../../verify/pgd.js';
 import { reportVerify } from '../../verify/results.js';
+import { formatVnnlibVerify, verifyVnnlib } from '../../verify/vnnlib-verify.js';
 
 const distinct = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
 
@@ -65,12 +66,28 @@ const FLAGS: readonly OptionSpec[] = [
     help: 'write one JSON line per sample, method, lines and ε to this file',
   },
   JSON_FLAG,
+  {
+    name: 'vnnlib',
+    type: 'string',
+    help: 'complete verification of a VNN-LIB property instead of the data set (ReLU networks): holds/violated/unknown/timeout',
+  },
+  { name: 'timeout', type: 'number', help: 'seconds for --vnnlib', default: 60 },
   BACKEND_FLAG,
 ];
 
 async function run(a: ParsedArgs): Promise<number> {
   const specPath = a.positionals[0]!;
   const weightsPath = requireFlag(flagString(a, 'weights'), 'weights');
+  const vnnlibPath = flagString(a, 'vnnlib');
+  if (vnnlibPath !== undefined) {
+    const timeout = flagNumber(a, 'timeout') ?? 60;
+    if (!(timeout > 0)) throw new UserError(`--timeout must be > 0, got ${timeout}`);
+    await startBackend(a);
+    const { mod } = await loadNetwork(specPath, weightsPath);
+    const r = verifyVnnlib(specPath, weightsPath, vnnlibPath, timeout, mod.meta.classes);
+    console.log(flagBool(a, 'json') ? JSON.stringify(r) : formatVnnlibVerify(r, mod.meta.name));
+    return 0;
+  }
   const split = splitFlag(a);
   const limit = intFlag(a, 'limit', 1);
   const batch = intFlag(a, 'batch', 1) ?? 100;
