@@ -10,9 +10,7 @@ import type { GeneratedModule, ModuleMeta, ParamSet } from '../runtime/module.js
 import type { BoundMethod, BoundOptions, BoundResult, RunOptions } from '../runtime/types.js';
 import { loadSpecModule } from '../codegen/load.js';
 import { loadParams } from '../runtime/io/safetensors.js';
-import { loadDataset, subset, validationSplit } from '../runtime/io/datasets.js';
-import { UserError } from '../cli/errors.js';
-import { BoundRefusal, disposeResult, type EvalData, type Verifiable } from './evaluate.js';
+import { BoundRefusal, disposeResult, type Verifiable } from './evaluate.js';
 
 /** Run options for evaluation: η = the schedule's end value when the recipe decays η. */
 export function evalOptions(meta: ModuleMeta): RunOptions {
@@ -141,45 +139,4 @@ export async function loadNetwork(
   return { mod, params: loadParams(weightsPath, mod.meta) };
 }
 
-/** Which samples to evaluate: the test set, or the trainer's held-out validation part of the training set. */
-export type EvalSplit = 'test' | 'val';
-
-/** Loaded samples plus the dataset index of each (for certificates) and where they came from. */
-export interface LoadedSplit extends EvalData {
-  readonly indices: Int32Array;
-  readonly source: string;
-}
-
-/**
- * Loads the evaluation samples of a module's data set: the test split, or the validation split
- * the trainer holds out (same fraction and seed as the recipe), keeping the first `limit`.
- */
-export async function loadEvalSplit(
-  meta: ModuleMeta,
-  opts: { readonly dir?: string; readonly split: EvalSplit; readonly limit?: number },
-): Promise<LoadedSplit> {
-  const common = { expectShape: meta.input.shape, ...(opts.dir !== undefined ? { dir: opts.dir } : {}) };
-  if (opts.split === 'test') {
-    const ds = await loadDataset(meta.train.dataset, {
-      ...common,
-      split: 'test',
-      ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
-    });
-    return {
-      x: ds.x,
-      labels: ds.y,
-      indices: Int32Array.from({ length: ds.n }, (_, i) => i),
-      source: ds.source,
-    };
-  }
-  const train = await loadDataset(meta.train.dataset, { ...common, split: 'train' });
-  const { val } = validationSplit(train.n, meta.train.valSplit, meta.train.seed);
-  if (val.length === 0) {
-    throw new UserError(
-      `the recipe holds out no validation data (val_split = ${meta.train.valSplit}); use --split test`,
-    );
-  }
-  const idx = opts.limit !== undefined ? val.slice(0, opts.limit) : val;
-  const ds = subset(train, idx);
-  return { x: ds.x, labels: ds.y, indices: idx, source: ds.source };
-}
+export { loadEvalSplit, type EvalSplit, type LoadedSplit } from './data.js';

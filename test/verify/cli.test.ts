@@ -51,6 +51,7 @@ function ctx(over: Partial<VerifyContext> = {}): VerifyContext {
   return {
     specPath: 'tiny.vnet',
     weightsPath: 'tiny.safetensors',
+    weightsHash: 'def',
     meta,
     split: 'test',
     source: 'synthetic',
@@ -113,7 +114,10 @@ describe('vnet verify output', () => {
     for (const l of lines) {
       expect(Object.keys(l).sort()).toEqual(
         [
+          'checks',
+          'confirmed',
           'eps',
+          'float32Verified',
           'index',
           'label',
           'lines',
@@ -122,11 +126,15 @@ describe('vnet verify output', () => {
           'method',
           'pgd',
           'prediction',
+          'rigorousLower',
+          'specHash',
           'verified',
+          'weightsHash',
         ].sort(),
       );
       expect([10, 11, 12, 13]).toContain(l['index']);
       expect(l['eps']).toBe(0.1);
+      expect([l['specHash'], l['weightsHash']]).toEqual(['abc', 'def']);
       expect(['ibp', 'crown']).toContain(l['method']);
       expect(l['lines']).toBe('tight');
       expect(typeof l['verified']).toBe('boolean');

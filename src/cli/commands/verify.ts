@@ -28,6 +28,7 @@ import { evaluate, type EvalReport, type ResultRow, type SoundnessViolation } fr
 import { certificateLines, formatVerifyTable, formatViolations } from '../../verify/format.js';
 import { evalOptions, loadEvalSplit, loadNetwork, verifiable, type EvalSplit } from '../../verify/model.js';
 import { pgdStepSize } from '../../verify/pgd.js';
+import { loadRigorous, sampleConfirmer } from '../../verify/rigorous/index.js';
 
 export const BOUND_METHODS: readonly BoundMethod[] = ['ibp', 'crown-ibp', 'lbp', 'crown-lbp', 'crown'];
 export const LINE_STRATEGIES: readonly LineStrategy[] = ['tight', 'adaptive', 'constant'];
@@ -159,6 +160,8 @@ export interface VerifyContext {
   readonly pgd: VerifyJson['pgd'];
   readonly json: boolean;
   readonly certificates?: string;
+  /** sha256 of the weight file (certificates carry it). */
+  readonly weightsHash: string;
   readonly seconds: number;
 }
 
@@ -200,7 +203,10 @@ export function verifyJson(r: EvalReport, c: VerifyContext): VerifyJson {
  * certificates atomically. Returns the exit code: 3 on a soundness violation, else 0.
  */
 export function reportVerify(r: EvalReport, c: VerifyContext, io: VerifyIo = processIo): number {
-  if (c.certificates !== undefined) writeFileAtomic(c.certificates, certificateLines(r.certificates));
+  if (c.certificates !== undefined) {
+    const hashes = { specHash: c.meta.specHash, weightsHash: c.weightsHash };
+    writeFileAtomic(c.certificates, certificateLines(r.certificates.map((x) => ({ ...hashes, ...x }))));
+  }
   const shown = r.warnings.slice(0, 20);
   for (const w of shown) io.err(`warning: ${w}\n`);
   if (r.warnings.length > shown.length)
@@ -260,6 +266,7 @@ async function run(argv: readonly string[]): Promise<number> {
 
   await startBackend(a);
   const { mod, params } = await loadNetwork(specPath, weightsPath);
+  const rigorous = loadRigorous(specPath, weightsPath);
   const meta = mod.meta;
   const epsList = eps ?? meta.threat.testEps;
   const pgd = {
@@ -286,6 +293,7 @@ async function run(argv: readonly string[]): Promise<number> {
       pgd: { steps: pgd.steps, restarts: pgd.restarts, seed },
       pgdStep: (e) => pgd.stepSize[epsList.indexOf(e)]!,
       certificates: certificates !== undefined,
+      confirm: sampleConfirmer(rigorous.net),
     },
     (done) => bar.update(done),
   );
@@ -300,6 +308,7 @@ async function run(argv: readonly string[]): Promise<number> {
     pgd,
     json,
     seconds: (performance.now() - t0) / 1000,
+    weightsHash: rigorous.weightsHash,
     ...(certificates !== undefined ? { certificates } : {}),
   });
 }
@@ -313,7 +322,9 @@ export const verifyCommand: Command = {
     [
       'Evaluates a network on a data split: clean error, PGD error (L∞, random restarts) and verified',
       'error per ε, bound method and line strategy. A sample is verified iff every margin lower bound',
-      'is > 0 (NaN/Inf never verifies). Exit 3 if a verified sample is broken by PGD (a soundness bug).',
+      'is > 0 (NaN/Inf never verifies) and a rigorous binary64 check with outward rounding confirms',
+      'it (samples it does not confirm are counted as unconfirmed and not verified). Exit 3 if a',
+      'verified sample is broken by PGD (a soundness bug).',
     ].join('\n'),
     FLAGS,
   ),

@@ -20,7 +20,7 @@ import type { LineStrategy } from '../../ir/ir.js';
 import { boundLines, type ActParams, type Lines } from '../../runtime/lines.js';
 import { f64Num } from '../../runtime/num.js';
 import type { RigorousAct, RigorousNet, SparseAffine } from './net.js';
-import { down, ETA, gamma, up } from './round.js';
+import { down, ETA, gamma, PHI, up } from './round.js';
 
 /** The rigorous methods: IBP, CROWN with IBP intermediate bounds, CROWN with CROWN intermediate bounds. */
 export type RigorousMethod = 'ibp' | 'crown-ibp' | 'crown';
@@ -87,12 +87,15 @@ function actRange(s: RigorousAct, iv: Box): Box {
   for (let i = 0; i < n; i++) {
     const l = iv.lo[i]!;
     const u = iv.hi[i]!;
-    let mn = Infinity;
-    let mx = -Infinity;
-    for (const y of [l, u, ...kinks(s.act, i).filter((k) => k > l && k < u)]) {
-      const [a, b] = sigma(s.act, i, y);
-      mn = Math.min(mn, a);
-      mx = Math.max(mx, b);
+    let [mn, mx] = sigma(s.act, i, l);
+    const at = sigma(s.act, i, u);
+    mn = Math.min(mn, at[0]);
+    mx = Math.max(mx, at[1]);
+    for (const k of kinks(s.act, i)) {
+      if (!(k > l && k < u)) continue;
+      const v = sigma(s.act, i, k);
+      mn = Math.min(mn, v[0]);
+      mx = Math.max(mx, v[1]);
     }
     lo[i] = Number.isNaN(l + u) ? NaN : mn;
     hi[i] = Number.isNaN(l + u) ? NaN : mx;
@@ -104,16 +107,25 @@ function actRange(s: RigorousAct, iv: Box): Box {
 function affineRange(s: SparseAffine, iv: Box): Box {
   const lo = new Float64Array(s.nOut);
   const hi = new Float64Array(s.nOut);
+  const { rowPtr, col, val, b } = s;
+  const L = iv.lo;
+  const H = iv.hi;
   for (let o = 0; o < s.nOut; o++) {
-    let a = s.b[o]!;
+    let a = b[o]!;
     let c = a;
-    for (let k = s.rowPtr[o]!; k < s.rowPtr[o + 1]!; k++) {
-      const w = s.val[k]!;
-      const j = s.col[k]!;
-      const pl = w * (w >= 0 ? iv.lo[j]! : iv.hi[j]!);
-      const pu = w * (w >= 0 ? iv.hi[j]! : iv.lo[j]!);
-      a = down(a + down(pl));
-      c = up(c + up(pu));
+    const end = rowPtr[o + 1]!;
+    for (let k = rowPtr[o]!; k < end; k++) {
+      const w = val[k]!;
+      const j = col[k]!;
+      const pl = w >= 0 ? w * L[j]! : w * H[j]!;
+      const pu = w >= 0 ? w * H[j]! : w * L[j]!;
+      // a = down(a + down(pl)), c = up(c + up(pu)), inlined (round.ts)
+      const dl = pl - (PHI * Math.abs(pl) + ETA);
+      const su = pu + (PHI * Math.abs(pu) + ETA);
+      const ta = a + dl;
+      const tc = c + su;
+      a = ta - (PHI * Math.abs(ta) + ETA);
+      c = tc + (PHI * Math.abs(tc) + ETA);
     }
     lo[o] = a;
     hi[o] = c;
@@ -173,6 +185,7 @@ function backward(
       const g = gamma(s.maxColTerms);
       const under = up(up(s.maxColTerms * ETA) * sumUp(mag));
       const nA = new Float64Array(m * s.nIn);
+      const { rowPtr, col, val } = s;
       for (let j = 0; j < m; j++) {
         let acc = c[j]!;
         let absQ = 0;
@@ -182,7 +195,10 @@ function backward(
           acc = down(acc + down(a * s.b[o]!));
           absQ = up(absQ + up(Math.abs(a) * q[o]!));
           const base = j * s.nIn;
-          for (let t = s.rowPtr[o]!; t < s.rowPtr[o + 1]!; t++) nA[base + s.col[t]!]! += a * s.val[t]!;
+          const start = rowPtr[o]!;
+          const end = rowPtr[o + 1]!;
+          if (end - start === s.nIn) for (let t = start, i = base; t < end; t++, i++) nA[i]! += a * val[t]!;
+          else for (let t = start; t < end; t++) nA[base + col[t]!]! += a * val[t]!;
         }
         c[j] = down(acc - up(up(g * absQ) + under));
       }
@@ -220,17 +236,20 @@ function backward(
   return out;
 }
 
+/** A lower bound of a·σ(y) − g·y at one point. */
+function termAt(s: RigorousAct, i: number, a: number, g: number, y: number): number {
+  const [lo, hi] = sigma(s.act, i, y);
+  return down(down(a * (a >= 0 ? lo : hi)) + down(-g * y));
+}
+
 /** A lower bound of min over y ∈ [l, u] of (a·σ(y) − g·y): at the end points and the kinks inside. */
 function termMin(s: RigorousAct, i: number, a: number, g: number, l: number, u: number): number {
-  let mn = Infinity;
-  const at = (y: number): void => {
-    const [lo, hi] = sigma(s.act, i, y);
-    const v = down(down(a * (a >= 0 ? lo : hi)) + down(-g * y));
-    mn = Number.isNaN(v) ? NaN : Math.min(mn, v);
-  };
-  at(l);
-  at(u);
-  for (const k of kinks(s.act, i)) if (k > l && k < u) at(k);
+  let mn = Math.min(termAt(s, i, a, g, l), termAt(s, i, a, g, u));
+  if (l < 0 && u > 0) mn = Math.min(mn, termAt(s, i, a, g, 0));
+  if (s.act.kind === 'paramramp') {
+    const r = s.act.r[i]!;
+    if (l < r && u > r) mn = Math.min(mn, termAt(s, i, a, g, r));
+  }
   return Number.isNaN(mn) || Number.isNaN(l + u) ? -Infinity : mn;
 }
 

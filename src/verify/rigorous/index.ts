@@ -7,4 +7,4 @@ export { down, up, nextDown, nextUp, gamma } from './round.js';
 export { rigorousNet, type RigorousNet } from './net.js';
 export { rigorousMargins, inputBox, type RigorousMethod } from './bounds.js';
 export { confirm, cascade, type Confirmation, type ConfirmCache } from './confirm.js';
-export { loadRigorous, sha256File, sha256Bytes } from './load.js';
+export { loadRigorous, sampleConfirmer, sha256File, sha256Bytes, type LoadedRigorous } from './load.js';

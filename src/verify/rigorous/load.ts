@@ -9,6 +9,9 @@ import type { ModelIR } from '../../ir/ir.js';
 import { checkOrThrow } from '../../codegen/load.js';
 import { readSafetensors } from '../../runtime/io/safetensors.js';
 import { fileError } from '../../cli/errors.js';
+import { hwcToChw } from '../../runtime/layout.js';
+import type { SampleConfirmer } from '../evaluate.js';
+import { confirm } from './confirm.js';
 import { rigorousNet, type RigorousNet } from './net.js';
 
 export const sha256Bytes = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
@@ -53,4 +56,17 @@ export function loadRigorous(specPath: string, weightsPath: string): LoadedRigor
     specHash: model.specHash,
     weightsHash: sha256File(weightsPath),
   };
+}
+
+/**
+ * The evaluation loop's confirmer for a rigorous network: samples arrive in the runtime's
+ * internal layout (H,W,C) and are checked in PyTorch layout (C,H,W).
+ */
+export function sampleConfirmer(net: RigorousNet): SampleConfirmer {
+  const shape = net.input.shape;
+  const toTorch =
+    shape.length === 3
+      ? (x: Float32Array): Float32Array => hwcToChw(x, shape[0]!, shape[1]!, shape[2]!)
+      : (x: Float32Array): Float32Array => x;
+  return (x, label, eps, method, lines, cache) => confirm(net, toTorch(x), label, eps, method, lines, cache);
 }

@@ -15,7 +15,7 @@
 /** Unit roundoff of binary64. */
 export const U = 2 ** -53;
 /** φ = u(1 + 2u), a binary64 number. */
-const PHI = 2 ** -53 + 2 ** -105;
+export const PHI = 2 ** -53 + 2 ** -105;
 /** η: the smallest positive subnormal binary64 number. */
 export const ETA = Number.MIN_VALUE;
 
