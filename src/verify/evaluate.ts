@@ -201,6 +201,8 @@ export interface BatchOutcome {
   /** Index of the batch (samples batch·size … batch·size + n − 1 of the evaluation). */
   readonly batch: number;
   readonly n: number;
+  /** Wall-clock seconds the batch took. */
+  readonly seconds: number;
   /** One entry per (ε, method, lines) in settings order; `refused` set where the method refused. */
   readonly rows: readonly RowAcc[];
   readonly warnings: readonly string[];
@@ -278,6 +280,7 @@ export async function evaluateBatch(
   const end = Math.min(N, start + s.batch);
   if (!(start < end)) throw new Error(`evaluate: batch ${batch} is outside the ${N} samples`);
   const B = end - start;
+  const t0 = performance.now();
   const indexOf = (i: number): number => data.indices?.[i] ?? i;
   const pgdOn = s.pgd.restarts > 0;
   const acc = new Map<string, RowAcc>();
@@ -429,6 +432,7 @@ export async function evaluateBatch(
   return {
     batch,
     n: B,
+    seconds: (performance.now() - t0) / 1000,
     rows: rowKeys(s).map(([eps, m, l]) => acc.get(keyOf(eps, m, l))!),
     warnings,
     violations,

@@ -13,7 +13,6 @@ import {
   type VerifyContext,
 } from '../../src/cli/commands/verify.js';
 import { UserError } from '../../src/cli/errors.js';
-import type { ModuleMeta } from '../../src/runtime/module.js';
 import { linearNet, useCpu } from './helpers.js';
 
 beforeAll(useCpu);
@@ -40,12 +39,7 @@ const settings: EvalSettings = {
   pgdStep: () => 0.02,
   certificates: true,
 };
-const meta = {
-  name: 'tiny',
-  specHash: 'abc',
-  evalEta: undefined,
-  train: { dataset: 'fashion-mnist' },
-} as unknown as ModuleMeta;
+const meta = { name: 'tiny', specHash: 'abc', evalEta: undefined, dataset: 'fashion-mnist' };
 
 function ctx(over: Partial<VerifyContext> = {}): VerifyContext {
   return {

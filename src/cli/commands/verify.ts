@@ -21,14 +21,21 @@ import { fileError, UserError } from '../errors.js';
 import { ProgressBar } from '../progress.js';
 import { closest } from '../../util/suggest.js';
 import type { BoundMethod, LineStrategy } from '../../ir/ir.js';
-import type { ModuleMeta } from '../../runtime/module.js';
 import { BACKEND_NAMES, initBackend, type BackendName } from '../../runtime/backend.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
-import { evaluate, type EvalReport, type ResultRow, type SoundnessViolation } from '../../verify/evaluate.js';
+import {
+  batchCount,
+  type EvalReport,
+  type ResultRow,
+  type SoundnessViolation,
+} from '../../verify/evaluate.js';
 import { certificateLines, formatVerifyTable, formatViolations } from '../../verify/format.js';
-import { evalOptions, loadEvalSplit, loadNetwork, verifiable, type EvalSplit } from '../../verify/model.js';
+import { loadNetwork, type EvalSplit } from '../../verify/model.js';
 import { pgdStepSize } from '../../verify/pgd.js';
-import { loadRigorous, sampleConfirmer } from '../../verify/rigorous/index.js';
+import { loadJob, type VerifyJob } from '../../scale/job.js';
+import type { ResultsHeader } from '../../scale/results.js';
+import { defaultWorkers, runJob } from '../../scale/run.js';
+import { parseShard, shardFromEnv, shardName, WHOLE, type Shard } from '../../scale/shard.js';
 
 export const BOUND_METHODS: readonly BoundMethod[] = ['ibp', 'crown-ibp', 'lbp', 'crown-lbp', 'crown'];
 export const LINE_STRATEGIES: readonly LineStrategy[] = ['tight', 'adaptive', 'constant'];
@@ -48,6 +55,25 @@ export const BACKEND_FLAG: FlagSpec = {
 export async function startBackend(a: ParsedArgs): Promise<void> {
   await initBackend((flagString(a, 'backend') ?? 'auto') as BackendName);
 }
+
+/** `--workers`, `--shard`, `--results`: shared by the commands that run verification jobs. */
+export const SCALE_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'workers',
+    type: 'number',
+    help: 'worker threads, each with its own backend (default: the number of cores)',
+  },
+  {
+    name: 'shard',
+    type: 'string',
+    help: 'i/n: run only shard i of n (batches b with b mod n = i); default from SLURM_ARRAY_TASK_ID/COUNT or JOB_COMPLETION_INDEX/VNET_SHARD_COUNT',
+  },
+  {
+    name: 'results',
+    type: 'string',
+    help: 'results file (JSON lines, one per finished batch): rerunning resumes from it; vnet merge joins shards',
+  },
+];
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'weights', type: 'string', help: 'safetensors file with the network parameters (required)' },
@@ -86,6 +112,7 @@ const FLAGS: readonly FlagSpec[] = [
   },
   { name: 'json', type: 'bool', help: 'print the results as JSON instead of a table' },
   BACKEND_FLAG,
+  ...SCALE_FLAGS,
 ];
 
 /** Parses a radius: a number or a fraction `a/b` (as in specs). */
@@ -153,7 +180,12 @@ export interface VerifyJson {
 export interface VerifyContext {
   readonly specPath: string;
   readonly weightsPath: string;
-  readonly meta: ModuleMeta;
+  readonly meta: {
+    readonly name: string;
+    readonly specHash: string;
+    readonly evalEta: number | undefined;
+    readonly dataset: string;
+  };
   readonly split: EvalSplit;
   readonly source: string;
   readonly eps: readonly number[];
@@ -163,6 +195,8 @@ export interface VerifyContext {
   /** sha256 of the weight file (certificates carry it). */
   readonly weightsHash: string;
   readonly seconds: number;
+  /** Set when the report covers one shard only. */
+  readonly shard?: Shard;
 }
 
 /** Output sinks (process streams by default; tests pass collectors). */
@@ -184,7 +218,7 @@ export function verifyJson(r: EvalReport, c: VerifyContext): VerifyJson {
     network: c.meta.name,
     specHash: c.meta.specHash,
     weights: c.weightsPath,
-    dataset: c.meta.train.dataset,
+    dataset: c.meta.dataset,
     split: c.split,
     source: c.source,
     n: r.n,
@@ -219,7 +253,7 @@ export function reportVerify(r: EvalReport, c: VerifyContext, io: VerifyIo = pro
         ? `PGD ${c.pgd.steps} steps × ${c.pgd.restarts} restarts, step ${c.pgd.stepSize.join('/')}`
         : 'PGD off';
     io.out(
-      `${c.meta.name}: ${r.n} ${c.meta.train.dataset} ${c.split} samples, ${pgdText}${eta} (${c.seconds.toFixed(1)} s)\n`,
+      `${c.meta.name}: ${r.n} ${c.meta.dataset} ${c.split} samples${c.shard ? ` (shard ${shardName(c.shard)})` : ''}, ${pgdText}${eta} (${c.seconds.toFixed(1)} s)\n`,
     );
     io.out(formatVerifyTable(r.rows) + '\n');
     for (const row of r.rows.filter((x) => x.refused !== undefined))
@@ -232,6 +266,19 @@ export function reportVerify(r: EvalReport, c: VerifyContext, io: VerifyIo = pro
     return EXIT_SOUNDNESS;
   }
   return 0;
+}
+
+/** `--workers`, `--shard` (or the job engine's environment) and `--results` of a run. */
+export function scaleFlags(a: ParsedArgs): { workers: number; shard: Shard; results?: string } {
+  const workers = intFlag(a, 'workers', 1) ?? defaultWorkers();
+  const shardFlag = flagString(a, 'shard');
+  const shard = shardFlag !== undefined ? parseShard(shardFlag) : (shardFromEnv(process.env) ?? WHOLE);
+  const results = flagString(a, 'results');
+  if (shard.count > 1 && results === undefined)
+    throw new UserError(`shard ${shardName(shard)} needs --results FILE (merge the shards with vnet merge)`);
+  if (results !== undefined && existsSync(results) && statSync(results).isDirectory())
+    throw fileError(results, 'is a directory (--results needs a file name)');
+  return { workers, shard, ...(results !== undefined ? { results } : {}) };
 }
 
 async function run(argv: readonly string[]): Promise<number> {
@@ -263,54 +310,67 @@ async function run(argv: readonly string[]): Promise<number> {
   if (certificates !== undefined && existsSync(certificates) && statSync(certificates).isDirectory())
     throw fileError(certificates, 'is a directory (--certificates needs a file name)');
   const json = flagBool(a, 'json');
+  const scale = scaleFlags(a);
+  const backend = (flagString(a, 'backend') ?? 'auto') as BackendName;
 
   await startBackend(a);
-  const { mod, params } = await loadNetwork(specPath, weightsPath);
-  const rigorous = loadRigorous(specPath, weightsPath);
+  // the spec's defaults come from its module (compiled once here, cached for the workers)
+  const { mod } = await loadNetwork(specPath, weightsPath);
   const meta = mod.meta;
   const epsList = eps ?? meta.threat.testEps;
-  const pgd = {
-    steps: steps ?? meta.verify.pgd.steps,
-    restarts: restarts ?? meta.verify.pgd.restarts,
-    seed,
-    stepSize: epsList.map((e) => pgdStepSize(stepFlag ?? meta.verify.pgd.stepSize, e, meta.train.dataset)),
-  };
-  const data = await loadEvalSplit(meta, {
-    split,
-    ...(flagString(a, 'data') !== undefined ? { dir: flagString(a, 'data')! } : {}),
-    ...(limit !== undefined ? { limit } : {}),
-  });
-  const bar = new ProgressBar({ total: data.labels.length, label: 'verify', unit: 'img' });
-  const t0 = performance.now();
-  const report = await evaluate(
-    verifiable(mod, params, evalOptions(meta)),
-    data,
-    {
+  const dataDir = flagString(a, 'data');
+  const job: VerifyJob = {
+    specPath,
+    weightsPath,
+    backend,
+    data: {
+      split,
+      ...(dataDir !== undefined ? { dir: dataDir } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+    },
+    settings: {
       eps: epsList,
       methods: methods ?? meta.verify.methods,
       lines: lines ?? [meta.verify.lines],
       batch,
-      pgd: { steps: pgd.steps, restarts: pgd.restarts, seed },
-      pgdStep: (e) => pgd.stepSize[epsList.indexOf(e)]!,
+      pgd: { steps: steps ?? meta.verify.pgd.steps, restarts: restarts ?? meta.verify.pgd.restarts, seed },
+      pgdStep: epsList.map((e) => pgdStepSize(stepFlag ?? meta.verify.pgd.stepSize, e, meta.train.dataset)),
       certificates: certificates !== undefined,
-      confirm: sampleConfirmer(rigorous.net),
     },
-    (done) => bar.update(done),
-  );
+  };
+  const loaded = await loadJob(job);
+  const t0 = performance.now();
+  const bar = new ProgressBar({
+    total: batchCount(loaded.data.labels.length, batch),
+    label: scale.shard.count > 1 ? `verify ${shardName(scale.shard)}` : 'verify',
+    unit: 'batch',
+  });
+  const result = await runJob(job, loaded, { ...scale, onProgress: (done) => bar.update(done) });
   bar.done();
-  return reportVerify(report, {
-    specPath,
-    weightsPath,
-    meta,
-    split,
-    source: data.source,
-    eps: epsList,
-    pgd,
-    json,
-    seconds: (performance.now() - t0) / 1000,
-    weightsHash: rigorous.weightsHash,
+  if (result.resumed > 0)
+    process.stderr.write(`resumed ${result.resumed} finished batches from ${scale.results}\n`);
+  return reportVerify(result.report, {
+    ...verifyContext(result.header, json, (performance.now() - t0) / 1000),
     ...(certificates !== undefined ? { certificates } : {}),
   });
+}
+
+/** The output context of a run from its results header. */
+export function verifyContext(h: ResultsHeader, json: boolean, seconds: number): VerifyContext {
+  const r = h.run;
+  return {
+    specPath: r.specPath,
+    weightsPath: r.weightsPath,
+    meta: { name: r.network, specHash: r.specHash, evalEta: r.evalEta ?? undefined, dataset: r.dataset },
+    split: r.split,
+    source: r.source,
+    eps: r.settings.eps,
+    pgd: { ...r.settings.pgd, stepSize: r.settings.pgdStep },
+    json,
+    seconds,
+    weightsHash: r.weightsHash,
+    ...(h.shard.count > 1 ? { shard: h.shard } : {}),
+  };
 }
 
 export const verifyCommand: Command = {
