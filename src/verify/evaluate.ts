@@ -8,6 +8,12 @@
  * `violations` (the CLI fails loudly on them). Non-finite bounds are never trusted: the sample is
  * not verified, and a warning names the first layer whose pre-activation bounds went non-finite.
  *
+ * Every float32 "verified" verdict is re-checked by `confirm` (the rigorous binary64 checker,
+ * src/verify/rigorous/): a sample it does not confirm is counted as not verified and as
+ * `unconfirmed`. The work is split into batches whose outcomes (`BatchOutcome`, plain JSON) are
+ * combined in batch order, so a run over worker threads, shards or a resumed run gives the same
+ * numbers as one process (src/scale/).
+ *
  * The network is reached only through the `Verifiable` interface (model.ts builds one from a
  * generated module), so tests can inject small hand-written networks or deliberately wrong bounds.
  */
@@ -15,6 +21,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BoundMethod, LineStrategy } from '../ir/ir.js';
 import type { BoundResult } from '../runtime/types.js';
 import { pgdAttack, type PgdSettings, type Witness } from './pgd.js';
+import type { Confirmation, ConfirmCache } from './rigorous/confirm.js';
 import { allFinite, firstNonFiniteLayer, predict, verdict, type FlatLayerBounds } from './verdict.js';
 
 /** A network as the verifier sees it: raw inputs in the internal layout, margin bounds at radius ε. */
@@ -57,7 +64,23 @@ export interface EvalSettings {
   readonly pgdStep: (eps: number) => number;
   /** Collect one certificate per (sample, ε, method, lines). */
   readonly certificates: boolean;
+  /**
+   * The rigorous check of a float32 "verified" verdict (x: one raw sample in the internal
+   * layout; `cache` is shared by the claims on one sample and ε). Without it verdicts are float32
+   * only (tests of the loop itself); the CLI always passes it.
+   */
+  readonly confirm?: SampleConfirmer;
 }
+
+/** Confirms one float32 verdict rigorously (see EvalSettings.confirm). */
+export type SampleConfirmer = (
+  x: Float32Array,
+  label: number,
+  eps: number,
+  method: BoundMethod,
+  lines: LineStrategy,
+  cache: ConfirmCache,
+) => Confirmation;
 
 /** The samples: raw inputs in internal layout, flattened ([N · prod(inputShape)]), and labels. */
 export interface EvalData {
@@ -76,7 +99,10 @@ export interface ResultRow {
   readonly misclassified: number;
   /** Samples broken by PGD (misclassified ones included); null when PGD did not run. */
   readonly pgdBroken: number | null;
+  /** Verified by float32 bounds and confirmed by the rigorous check. */
   readonly verified: number;
+  /** Verified by float32 bounds but not confirmed by the rigorous check (counted as not verified). */
+  readonly unconfirmed: number;
   readonly cleanErrPct: number;
   readonly pgdErrPct: number | null;
   readonly verifiedErrPct: number;
@@ -110,7 +136,15 @@ export interface Certificate {
   /** The classes j of the margins z_y − z_j, in the order of `marginLower`. */
   readonly marginClasses: readonly number[];
   readonly marginLower: readonly (number | null)[];
+  /** The float32 verdict (every margin lower bound > 0, all finite, correctly classified). */
+  readonly float32Verified: boolean;
+  /** The rigorous check confirmed the float32 verdict (false when there was none to confirm). */
+  readonly confirmed: boolean;
+  /** float32Verified and confirmed: the verdict the tables count. */
   readonly verified: boolean;
+  /** The best rigorous margin lower bounds (null: −∞ or not computed) and the passes that ran. */
+  readonly rigorousLower: readonly (number | null)[] | null;
+  readonly checks: readonly string[];
   readonly pgd: PgdOutcomeName;
 }
 
@@ -137,11 +171,13 @@ export interface EvalReport {
   readonly certificates: readonly Certificate[];
 }
 
-interface RowAcc {
+/** Per-row counts of one batch (or of all batches combined). */
+export interface RowAcc {
   n: number;
   misclassified: number;
   pgdBroken: number;
   verified: number;
+  unconfirmed: number;
   marginSum: number;
   marginCount: number;
   nonFinite: number;
@@ -160,6 +196,44 @@ export function disposeResult(r: BoundResult): void {
 /** Progress callback: samples done so far, out of `total`. */
 export type ProgressFn = (done: number, total: number) => void;
 
+/** The outcome of one batch: plain JSON (worker threads, shard files and resumed runs carry it). */
+export interface BatchOutcome {
+  /** Index of the batch (samples batch·size … batch·size + n − 1 of the evaluation). */
+  readonly batch: number;
+  readonly n: number;
+  /** Wall-clock seconds the batch took. */
+  readonly seconds: number;
+  /** One entry per (ε, method, lines) in settings order; `refused` set where the method refused. */
+  readonly rows: readonly RowAcc[];
+  readonly warnings: readonly string[];
+  readonly violations: readonly SoundnessViolation[];
+  readonly certificates: readonly Certificate[];
+}
+
+/** The (ε, method, lines) of every row, in table order. */
+export function rowKeys(
+  s: Pick<EvalSettings, 'eps' | 'methods' | 'lines'>,
+): [number, BoundMethod, LineStrategy][] {
+  const out: [number, BoundMethod, LineStrategy][] = [];
+  for (const eps of s.eps) for (const m of s.methods) for (const l of s.lines) out.push([eps, m, l]);
+  return out;
+}
+
+const emptyAcc = (): RowAcc => ({
+  n: 0,
+  misclassified: 0,
+  pgdBroken: 0,
+  verified: 0,
+  unconfirmed: 0,
+  marginSum: 0,
+  marginCount: 0,
+  nonFinite: 0,
+  seconds: 0,
+});
+
+/** Number of batches of `size` in `n` samples. */
+export const batchCount = (n: number, size: number): number => Math.ceil(n / size);
+
 /**
  * Runs the evaluation. Tensor work is synchronous and disposed per batch; results are read back
  * with `await data()`, which every backend supports.
@@ -170,185 +244,260 @@ export async function evaluate(
   s: EvalSettings,
   onProgress?: ProgressFn,
 ): Promise<EvalReport> {
+  const N = data.labels.length;
+  checkData(net, data);
+  const out: BatchOutcome[] = [];
+  for (let b = 0; b < batchCount(N, s.batch); b++) {
+    out.push(await evaluateBatch(net, data, s, b));
+    onProgress?.(Math.min(N, (b + 1) * s.batch), N);
+  }
+  return combineBatches(N, s, out);
+}
+
+function checkData(net: Verifiable, data: EvalData): void {
   const per = net.inputShape.reduce((a, b) => a * b, 1);
   const N = data.labels.length;
   if (data.x.length !== N * per) {
     throw new Error(`evaluate: ${data.x.length} input values for ${N} samples of ${per} values`);
   }
+}
+
+/**
+ * Evaluates batch `batch` (samples batch·s.batch …) of `data`. Deterministic: the PGD seeds
+ * depend only on the batch's position, so the outcome does not depend on where it runs.
+ */
+export async function evaluateBatch(
+  net: Verifiable,
+  data: EvalData,
+  s: EvalSettings,
+  batch: number,
+): Promise<BatchOutcome> {
+  checkData(net, data);
+  const per = net.inputShape.reduce((a, b) => a * b, 1);
+  const N = data.labels.length;
   const K = net.classes;
+  const start = batch * s.batch;
+  const end = Math.min(N, start + s.batch);
+  if (!(start < end)) throw new Error(`evaluate: batch ${batch} is outside the ${N} samples`);
+  const B = end - start;
+  const t0 = performance.now();
   const indexOf = (i: number): number => data.indices?.[i] ?? i;
   const pgdOn = s.pgd.restarts > 0;
   const acc = new Map<string, RowAcc>();
   const keyOf = (eps: number, m: BoundMethod, l: LineStrategy): string => `${eps}|${m}|${l}`;
-  for (const eps of s.eps)
-    for (const m of s.methods)
-      for (const l of s.lines)
-        acc.set(keyOf(eps, m, l), {
-          n: 0,
-          misclassified: 0,
-          pgdBroken: 0,
-          verified: 0,
-          marginSum: 0,
-          marginCount: 0,
-          nonFinite: 0,
-          seconds: 0,
-        });
+  for (const [eps, m, l] of rowKeys(s)) acc.set(keyOf(eps, m, l), emptyAcc());
   const warnings: string[] = [];
   const violations: SoundnessViolation[] = [];
   const certificates: Certificate[] = [];
 
-  for (let start = 0; start < N; start += s.batch) {
-    const end = Math.min(N, start + s.batch);
-    const B = end - start;
-    const labels = Int32Array.from({ length: B }, (_, b) => data.labels[start + b]!);
-    const x = tf.tensor(data.x.subarray(start * per, end * per), [B, ...net.inputShape]);
-    const labelsT = tf.tensor1d(labels, 'int32');
-    try {
-      const logits = tf.tidy(() => net.logits(x));
-      const logitRows = await logits.data();
-      logits.dispose();
-      const prediction = Array.from({ length: B }, (_, b) => predict(logitRows.subarray(b * K, (b + 1) * K)));
-      const correct = prediction.map((p, b) => p === labels[b]);
+  const labels = Int32Array.from({ length: B }, (_, b) => data.labels[start + b]!);
+  const xs = data.x.subarray(start * per, end * per);
+  const x = tf.tensor(xs, [B, ...net.inputShape]);
+  const labelsT = tf.tensor1d(labels, 'int32');
+  try {
+    const logits = tf.tidy(() => net.logits(x));
+    const logitRows = await logits.data();
+    logits.dispose();
+    const prediction = Array.from({ length: B }, (_, b) => predict(logitRows.subarray(b * K, (b + 1) * K)));
+    const correct = prediction.map((p, b) => p === labels[b]);
 
-      for (const [ei, eps] of s.eps.entries()) {
-        const attack = pgdOn
-          ? await pgdAttack(
-              { logits: (xx) => net.logits(xx), classes: K, domain: net.domain },
-              x,
-              labels,
-              eps,
-              { ...s.pgd, seed: s.pgd.seed + 7919 * start + 104729 * ei, stepSize: s.pgdStep(eps) },
-              correct.map((c) => !c),
-            )
-          : undefined;
-        // IBP ignores the line strategy: computed once per ε and reused for every strategy. A
-        // CROWN-IBP / CROWN-LBP pass carries the IBP / LBP margins of the same pass (`base`), so
-        // when both rows are asked for, one pass serves both.
-        const cache = new Map<string, BatchBounds>();
-        const keyFor = (m: BoundMethod, l: LineStrategy): string => (m === 'ibp' ? 'ibp' : `${m}|${l}`);
-        const boundsFor = async (method: BoundMethod, lines: LineStrategy): Promise<BatchBounds> => {
-          const hit = cache.get(keyFor(method, lines));
-          if (hit) return hit;
-          const hybrid = HYBRID_OF[method];
-          if (hybrid && s.methods.includes(hybrid) && !acc.get(keyOf(eps, hybrid, lines))!.refused) {
-            try {
-              const both = await batchBounds(net, x, eps, hybrid, lines, labelsT);
-              cache.set(keyFor(hybrid, lines), both);
-              if (both.base) {
-                cache.set(keyFor(method, lines), both.base);
-                return both.base;
-              }
-            } catch (e) {
-              if (!(e instanceof BoundRefusal)) throw e;
-              // the hybrid refused: its own row records that; the base method runs alone below
+    for (const [ei, eps] of s.eps.entries()) {
+      const attack = pgdOn
+        ? await pgdAttack(
+            { logits: (xx) => net.logits(xx), classes: K, domain: net.domain },
+            x,
+            labels,
+            eps,
+            { ...s.pgd, seed: s.pgd.seed + 7919 * start + 104729 * ei, stepSize: s.pgdStep(eps) },
+            correct.map((c) => !c),
+          )
+        : undefined;
+      const confirmCaches = Array.from({ length: B }, (): ConfirmCache => new Map());
+      // IBP ignores the line strategy: computed once per ε and reused for every strategy. A
+      // CROWN-IBP / CROWN-LBP pass carries the IBP / LBP margins of the same pass (`base`), so
+      // when both rows are asked for, one pass serves both.
+      const cache = new Map<string, BatchBounds>();
+      const keyFor = (m: BoundMethod, l: LineStrategy): string => (m === 'ibp' ? 'ibp' : `${m}|${l}`);
+      const boundsFor = async (method: BoundMethod, lines: LineStrategy): Promise<BatchBounds> => {
+        const hit = cache.get(keyFor(method, lines));
+        if (hit) return hit;
+        const hybrid = HYBRID_OF[method];
+        if (hybrid && s.methods.includes(hybrid) && !acc.get(keyOf(eps, hybrid, lines))!.refused) {
+          try {
+            const both = await batchBounds(net, x, eps, hybrid, lines, labelsT);
+            cache.set(keyFor(hybrid, lines), both);
+            if (both.base) {
+              cache.set(keyFor(method, lines), both.base);
+              return both.base;
             }
+          } catch (e) {
+            if (!(e instanceof BoundRefusal)) throw e;
+            // the hybrid refused: its own row records that; the base method runs alone below
           }
-          const got = await batchBounds(net, x, eps, method, lines, labelsT);
-          cache.set(keyFor(method, lines), got);
-          const baseOf = BASE_OF[method];
-          if (got.base && baseOf && !cache.has(keyFor(baseOf, lines)))
-            cache.set(keyFor(baseOf, lines), got.base);
-          return got;
-        };
-        for (const method of s.methods) {
-          for (const lines of s.lines) {
-            const row = acc.get(keyOf(eps, method, lines))!;
-            if (row.refused !== undefined) continue;
-            let got: BatchBounds;
-            try {
-              got = await boundsFor(method, lines);
-            } catch (e) {
-              if (!(e instanceof BoundRefusal)) throw e;
-              row.refused = e.message;
-              continue;
-            }
-            if (got.sharedWith) row.sharedWith = got.sharedWith;
-            row.seconds += got.seconds;
-            for (let b = 0; b < B; b++) {
-              const lower = got.lower.subarray(b * (K - 1), (b + 1) * (K - 1));
-              const badLayer = got.badLayer[b];
-              const finite = allFinite(lower) && badLayer === undefined;
-              const v = verdict(lower, correct[b]!, finite);
-              const broken = attack?.broken[b] ?? false;
-              row.n++;
-              if (!correct[b]) row.misclassified++;
-              if (broken) row.pgdBroken++;
-              if (v.verified) row.verified++;
-              for (const val of lower) {
-                if (Number.isFinite(val)) {
-                  row.marginSum += val;
-                  row.marginCount++;
-                }
-              }
-              if (!finite) {
-                row.nonFinite++;
-                const where =
-                  badLayer === undefined ? 'in the margin bounds only' : `first at layer ${badLayer}`;
-                warnings.push(
-                  `sample ${indexOf(start + b)} (${method}, ${lines} lines, ε=${eps}): NaN/Inf in the bounds, ${where}; not verified`,
-                );
-              }
-              if (v.verified && broken) {
-                violations.push(
-                  violation(
-                    indexOf(start + b),
+        }
+        const got = await batchBounds(net, x, eps, method, lines, labelsT);
+        cache.set(keyFor(method, lines), got);
+        const baseOf = BASE_OF[method];
+        if (got.base && baseOf && !cache.has(keyFor(baseOf, lines)))
+          cache.set(keyFor(baseOf, lines), got.base);
+        return got;
+      };
+      for (const method of s.methods) {
+        for (const lines of s.lines) {
+          const row = acc.get(keyOf(eps, method, lines))!;
+          if (row.refused !== undefined) continue;
+          let got: BatchBounds;
+          try {
+            got = await boundsFor(method, lines);
+          } catch (e) {
+            if (!(e instanceof BoundRefusal)) throw e;
+            row.refused = e.message;
+            continue;
+          }
+          if (got.sharedWith) row.sharedWith = got.sharedWith;
+          row.seconds += got.seconds;
+          for (let b = 0; b < B; b++) {
+            const lower = got.lower.subarray(b * (K - 1), (b + 1) * (K - 1));
+            const badLayer = got.badLayer[b];
+            const finite = allFinite(lower) && badLayer === undefined;
+            const v = verdict(lower, correct[b]!, finite);
+            const conf =
+              v.verified && s.confirm
+                ? s.confirm(
+                    xs.subarray(b * per, (b + 1) * per),
                     labels[b]!,
                     eps,
                     method,
                     lines,
-                    lower,
-                    attack!.adversarial[b],
-                  ),
-                );
+                    confirmCaches[b]!,
+                  )
+                : undefined;
+            const verified = v.verified && (s.confirm === undefined || conf!.confirmed);
+            const broken = attack?.broken[b] ?? false;
+            row.n++;
+            if (!correct[b]) row.misclassified++;
+            if (broken) row.pgdBroken++;
+            if (verified) row.verified++;
+            if (v.verified && !verified) {
+              row.unconfirmed++;
+              warnings.push(
+                `sample ${indexOf(start + b)} (${method}, ${lines} lines, ε=${eps}): verified in float32 but not confirmed by the rigorous check (best margin lower bound ${Math.min(...conf!.lower).toPrecision(4)}); not verified`,
+              );
+            }
+            for (const val of lower) {
+              if (Number.isFinite(val)) {
+                row.marginSum += val;
+                row.marginCount++;
               }
-              if (s.certificates) {
-                certificates.push({
-                  index: indexOf(start + b),
-                  label: labels[b]!,
-                  prediction: prediction[b]!,
-                  method,
-                  lines,
-                  eps,
-                  marginClasses: marginClasses(labels[b]!, K),
-                  marginLower: Array.from(lower, (val) => (Number.isFinite(val) ? val : null)),
-                  verified: v.verified,
-                  pgd: !correct[b] ? 'misclassified' : !pgdOn ? 'not-run' : broken ? 'broken' : 'held',
-                });
-              }
+            }
+            if (!finite) {
+              row.nonFinite++;
+              const where =
+                badLayer === undefined ? 'in the margin bounds only' : `first at layer ${badLayer}`;
+              warnings.push(
+                `sample ${indexOf(start + b)} (${method}, ${lines} lines, ε=${eps}): NaN/Inf in the bounds, ${where}; not verified`,
+              );
+            }
+            if (v.verified && broken) {
+              violations.push(
+                violation(indexOf(start + b), labels[b]!, eps, method, lines, lower, attack!.adversarial[b]),
+              );
+            }
+            if (s.certificates) {
+              const nul = (z: number): number | null => (Number.isFinite(z) ? z : null);
+              certificates.push({
+                index: indexOf(start + b),
+                label: labels[b]!,
+                prediction: prediction[b]!,
+                method,
+                lines,
+                eps,
+                marginClasses: marginClasses(labels[b]!, K),
+                marginLower: Array.from(lower, nul),
+                float32Verified: v.verified,
+                confirmed: conf?.confirmed ?? false,
+                verified,
+                rigorousLower: conf ? conf.lower.map(nul) : null,
+                checks: conf?.checks ?? [],
+                pgd: !correct[b] ? 'misclassified' : !pgdOn ? 'not-run' : broken ? 'broken' : 'held',
+              });
             }
           }
         }
       }
-    } finally {
-      tf.dispose([x, labelsT]);
     }
-    onProgress?.(end, N);
+  } finally {
+    tf.dispose([x, labelsT]);
   }
+  return {
+    batch,
+    n: B,
+    seconds: (performance.now() - t0) / 1000,
+    rows: rowKeys(s).map(([eps, m, l]) => acc.get(keyOf(eps, m, l))!),
+    warnings,
+    violations,
+    certificates,
+  };
+}
 
-  const rows: ResultRow[] = [];
-  for (const eps of s.eps)
-    for (const method of s.methods)
-      for (const lines of s.lines) {
-        const a = acc.get(keyOf(eps, method, lines))!;
-        const pct = (c: number): number => (a.n > 0 ? (100 * c) / a.n : 0);
-        rows.push({
-          eps,
-          method,
-          lines,
-          n: a.n,
-          misclassified: a.misclassified,
-          pgdBroken: pgdOn ? a.pgdBroken : null,
-          verified: a.verified,
-          cleanErrPct: pct(a.misclassified),
-          pgdErrPct: pgdOn ? pct(a.pgdBroken) : null,
-          verifiedErrPct: a.n > 0 ? pct(a.n - a.verified) : 100,
-          meanMarginLower: a.marginCount > 0 ? a.marginSum / a.marginCount : null,
-          nonFinite: a.nonFinite,
-          seconds: a.seconds,
-          ...(a.refused !== undefined ? { refused: a.refused } : {}),
-          ...(a.sharedWith !== undefined ? { sharedWith: a.sharedWith } : {}),
-        });
-      }
+/**
+ * The report of a whole evaluation from its batch outcomes (any order; combined in batch order).
+ * A row's counts stop at the first batch where its method refused, as in a sequential run.
+ */
+export function combineBatches(
+  N: number,
+  s: Pick<EvalSettings, 'eps' | 'methods' | 'lines' | 'pgd'>,
+  outcomes: readonly BatchOutcome[],
+): EvalReport {
+  const sorted = [...outcomes].sort((a, b) => a.batch - b.batch);
+  const keys = rowKeys(s);
+  const pgdOn = s.pgd.restarts > 0;
+  const acc = keys.map(emptyAcc);
+  const warnings: string[] = [];
+  const violations: SoundnessViolation[] = [];
+  const certificates: Certificate[] = [];
+  for (const o of sorted) {
+    o.rows.forEach((r, i) => {
+      const a = acc[i]!;
+      if (a.refused !== undefined) return;
+      a.n += r.n;
+      a.misclassified += r.misclassified;
+      a.pgdBroken += r.pgdBroken;
+      a.verified += r.verified;
+      a.unconfirmed += r.unconfirmed;
+      a.marginSum += r.marginSum;
+      a.marginCount += r.marginCount;
+      a.nonFinite += r.nonFinite;
+      a.seconds += r.seconds;
+      if (r.refused !== undefined) a.refused = r.refused;
+      if (r.sharedWith !== undefined) a.sharedWith = r.sharedWith;
+    });
+    warnings.push(...o.warnings);
+    violations.push(...o.violations);
+    certificates.push(...o.certificates);
+  }
+  const rows: ResultRow[] = keys.map(([eps, method, lines], i) => {
+    const a = acc[i]!;
+    const pct = (c: number): number => (a.n > 0 ? (100 * c) / a.n : 0);
+    return {
+      eps,
+      method,
+      lines,
+      n: a.n,
+      misclassified: a.misclassified,
+      pgdBroken: pgdOn ? a.pgdBroken : null,
+      verified: a.verified,
+      unconfirmed: a.unconfirmed,
+      cleanErrPct: pct(a.misclassified),
+      pgdErrPct: pgdOn ? pct(a.pgdBroken) : null,
+      verifiedErrPct: a.n > 0 ? pct(a.n - a.verified) : 100,
+      meanMarginLower: a.marginCount > 0 ? a.marginSum / a.marginCount : null,
+      nonFinite: a.nonFinite,
+      seconds: a.seconds,
+      ...(a.refused !== undefined ? { refused: a.refused } : {}),
+      ...(a.sharedWith !== undefined ? { sharedWith: a.sharedWith } : {}),
+    };
+  });
   return { n: N, rows, violations, warnings, certificates };
 }
 

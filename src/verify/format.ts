@@ -3,7 +3,7 @@
  * ε, method and line strategy), the neuron-status table, the soundness-violation banner, and the
  * JSON-lines text of certificates. Pure string functions.
  */
-import type { Certificate, ResultRow, SoundnessViolation } from './evaluate.js';
+import type { ResultRow, SoundnessViolation } from './evaluate.js';
 import { RAMP_STATUSES, RELU_STATUSES, type LayerStatus } from './status.js';
 
 /** Left-aligned first `leftCols` columns, right-aligned numbers, two spaces between columns. */
@@ -26,7 +26,8 @@ const num = (v: number | null): string =>
   v === null ? '-' : Math.abs(v) >= 1e4 ? v.toExponential(3) : v.toFixed(4);
 
 /**
- * The verify table: ε, method, lines, clean / PGD / verified error, mean margin lower bound, NaN count,
+ * The verify table: ε, method, lines, clean / PGD / verified error, samples verified in float32 but
+ * not confirmed by the rigorous check (counted as not verified), mean margin lower bound, NaN count,
  * seconds (of the shared pass, named, where a row's bounds came from a CROWN-IBP / CROWN-LBP pass).
  */
 export function formatVerifyTable(rows: readonly ResultRow[]): string {
@@ -38,6 +39,7 @@ export function formatVerifyTable(rows: readonly ResultRow[]): string {
     r.n > 0 ? pct(r.cleanErrPct) : '-',
     r.n > 0 ? pct(r.pgdErrPct) : '-',
     r.refused !== undefined ? 'refused' : pct(r.verifiedErrPct),
+    String(r.unconfirmed),
     num(r.meanMarginLower),
     String(r.nonFinite),
     r.sharedWith !== undefined ? `${r.seconds.toFixed(2)} (${r.sharedWith} pass)` : r.seconds.toFixed(2),
@@ -51,6 +53,7 @@ export function formatVerifyTable(rows: readonly ResultRow[]): string {
       'clean err',
       'PGD err',
       'verified err',
+      'unconfirmed',
       'mean margin lb',
       'NaN/Inf',
       'bound s',
@@ -80,7 +83,7 @@ export function formatViolations(v: readonly SoundnessViolation[]): string {
 }
 
 /** Certificates as JSON lines (one object per line, trailing newline; non-finite numbers are null). */
-export function certificateLines(certs: readonly Certificate[]): string {
+export function certificateLines(certs: readonly object[]): string {
   return certs.map((c) => JSON.stringify(c)).join('\n') + (certs.length ? '\n' : '');
 }
 

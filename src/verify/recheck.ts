@@ -90,7 +90,13 @@ function checkCertificate(v: unknown, K: number): Certificate | string {
     eps,
     marginClasses: want,
     marginLower: ml as (number | null)[],
+    // certificates of `vnet verify` carry the float32 verdict and its rigorous confirmation;
+    // older files (and other producers) only `verified`
+    float32Verified: typeof o['float32Verified'] === 'boolean' ? o['float32Verified'] : verified,
+    confirmed: o['confirmed'] === true,
     verified,
+    rigorousLower: null,
+    checks: [],
     pgd: pgd as PgdOutcomeName,
   };
 }
@@ -172,8 +178,10 @@ export function certificateMismatch(
     if (!ok)
       return `margin lower bound vs class ${claimed.marginClasses[i]} is ${fmt(a)}, recomputed ${fmt(b)}`;
   }
-  if (claimed.verified !== recomputed.verified)
-    return `claims ${claimed.verified ? 'verified' : 'not verified'}, recomputed ${recomputed.verified ? 'verified' : 'not verified'}`;
+  // the float32 verdicts compare (the page recomputes float32 bounds; the rigorous binary64
+  // confirmation is `vnet verify`'s, and a claimed `verified` needs it on top)
+  if (claimed.float32Verified !== recomputed.float32Verified)
+    return `claims ${claimed.float32Verified ? 'verified' : 'not verified'} in float32, recomputed ${recomputed.float32Verified ? 'verified' : 'not verified'}`;
   return undefined;
 }
 

@@ -2,7 +2,8 @@
  * The results of `vnet verify`: the JSON document (also what `vnet report --verify` reads), the
  * readable table with warnings and the soundness banner, and the certificates file.
  */
-import type { ModuleMeta } from '../runtime/module.js';
+import type { ResultsHeader } from '../scale/results.js';
+import { shardName, type Shard } from '../scale/shard.js';
 import { writeFileAtomic } from '../runtime/io/atomic.js';
 import type { EvalReport, ResultRow, SoundnessViolation } from './evaluate.js';
 import { certificateLines, formatVerifyTable, formatViolations } from './format.js';
@@ -41,14 +42,23 @@ export interface VerifyJson {
 export interface VerifyContext {
   readonly specPath: string;
   readonly weightsPath: string;
-  readonly meta: ModuleMeta;
+  readonly meta: {
+    readonly name: string;
+    readonly specHash: string;
+    readonly evalEta: number | undefined;
+    readonly dataset: string;
+  };
   readonly split: EvalSplit;
   readonly source: string;
   readonly eps: readonly number[];
   readonly pgd: VerifyJson['pgd'];
   readonly json: boolean;
   readonly certificates?: string;
+  /** sha256 of the weight file (certificates carry it). */
+  readonly weightsHash: string;
   readonly seconds: number;
+  /** Set when the report covers one shard only. */
+  readonly shard?: Shard;
 }
 
 /** Output sinks (process streams by default; tests pass collectors). */
@@ -70,7 +80,7 @@ export function verifyJson(r: EvalReport, c: VerifyContext): VerifyJson {
     network: c.meta.name,
     specHash: c.meta.specHash,
     weights: c.weightsPath,
-    dataset: c.meta.train!.dataset,
+    dataset: c.meta.dataset,
     split: c.split,
     source: c.source,
     n: r.n,
@@ -89,7 +99,10 @@ export function verifyJson(r: EvalReport, c: VerifyContext): VerifyJson {
  * certificates atomically. Returns the exit code: 3 on a soundness violation, else 0.
  */
 export function reportVerify(r: EvalReport, c: VerifyContext, io: VerifyIo = processIo): number {
-  if (c.certificates !== undefined) writeFileAtomic(c.certificates, certificateLines(r.certificates));
+  if (c.certificates !== undefined) {
+    const hashes = { specHash: c.meta.specHash, weightsHash: c.weightsHash };
+    writeFileAtomic(c.certificates, certificateLines(r.certificates.map((x) => ({ ...hashes, ...x }))));
+  }
   const shown = r.warnings.slice(0, 20);
   for (const w of shown) io.err(`warning: ${w}\n`);
   if (r.warnings.length > shown.length)
@@ -102,7 +115,7 @@ export function reportVerify(r: EvalReport, c: VerifyContext, io: VerifyIo = pro
         ? `PGD ${c.pgd.steps} steps × ${c.pgd.restarts} restarts, step ${c.pgd.stepSize.join('/')}`
         : 'PGD off';
     io.out(
-      `${c.meta.name}: ${r.n} ${c.meta.train!.dataset} ${c.split} samples, ${pgdText}${eta} (${c.seconds.toFixed(1)} s)\n`,
+      `${c.meta.name}: ${r.n} ${c.meta.dataset} ${c.split} samples${c.shard ? ` (shard ${shardName(c.shard)})` : ''}, ${pgdText}${eta} (${c.seconds.toFixed(1)} s)\n`,
     );
     io.out(formatVerifyTable(r.rows) + '\n');
     for (const row of r.rows.filter((x) => x.refused !== undefined))
@@ -115,4 +128,22 @@ export function reportVerify(r: EvalReport, c: VerifyContext, io: VerifyIo = pro
     return EXIT_SOUNDNESS;
   }
   return 0;
+}
+
+/** The output context of a run from its results header. */
+export function verifyContext(h: ResultsHeader, json: boolean, seconds: number): VerifyContext {
+  const r = h.run;
+  return {
+    specPath: r.specPath,
+    weightsPath: r.weightsPath,
+    meta: { name: r.network, specHash: r.specHash, evalEta: r.evalEta ?? undefined, dataset: r.dataset },
+    split: r.split,
+    source: r.source,
+    eps: r.settings.eps,
+    pgd: { ...r.settings.pgd, stepSize: r.settings.pgdStep },
+    json,
+    seconds,
+    weightsHash: r.weightsHash,
+    ...(h.shard.count > 1 ? { shard: h.shard } : {}),
+  };
 }

@@ -137,7 +137,11 @@ describe('recheckCertificates', () => {
       eps: 0.1,
       marginClasses: [1, 2],
       marginLower: [100, 0.5] as (number | null)[],
+      float32Verified: true,
+      confirmed: true,
       verified: true,
+      rigorousLower: null,
+      checks: [],
       pgd: 'not-run' as const,
     };
     expect(certificateMismatch(c, { ...c, marginLower: [100.005, 0.50005] })).toBeUndefined();

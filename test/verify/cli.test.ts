@@ -7,7 +7,6 @@ import { evaluate, type EvalSettings } from '../../src/verify/evaluate.js';
 import { EXIT_SOUNDNESS, reportVerify, verifyJson, type VerifyContext } from '../../src/verify/results.js';
 import { parseEps, pickList } from '../../src/cli/options.js';
 import { UserError } from '../../src/base/errors.js';
-import type { ModuleMeta } from '../../src/runtime/module.js';
 import { linearNet, useCpu } from './helpers.js';
 
 beforeAll(useCpu);
@@ -34,17 +33,13 @@ const settings: EvalSettings = {
   pgdStep: () => 0.02,
   certificates: true,
 };
-const meta = {
-  name: 'tiny',
-  specHash: 'abc',
-  evalEta: undefined,
-  train: { dataset: 'fashion-mnist' },
-} as unknown as ModuleMeta;
+const meta = { name: 'tiny', specHash: 'abc', evalEta: undefined, dataset: 'fashion-mnist' };
 
 function ctx(over: Partial<VerifyContext> = {}): VerifyContext {
   return {
     specPath: 'tiny.vnet',
     weightsPath: 'tiny.safetensors',
+    weightsHash: 'def',
     meta,
     split: 'test',
     source: 'synthetic',
@@ -107,7 +102,10 @@ describe('vnet verify output', () => {
     for (const l of lines) {
       expect(Object.keys(l).sort()).toEqual(
         [
+          'checks',
+          'confirmed',
           'eps',
+          'float32Verified',
           'index',
           'label',
           'lines',
@@ -116,11 +114,15 @@ describe('vnet verify output', () => {
           'method',
           'pgd',
           'prediction',
+          'rigorousLower',
+          'specHash',
           'verified',
+          'weightsHash',
         ].sort(),
       );
       expect([10, 11, 12, 13]).toContain(l['index']);
       expect(l['eps']).toBe(0.1);
+      expect([l['specHash'], l['weightsHash']]).toEqual(['abc', 'def']);
       expect(['ibp', 'crown']).toContain(l['method']);
       expect(l['lines']).toBe('tight');
       expect(typeof l['verified']).toBe('boolean');

@@ -1,6 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { BoundRefusal, evaluate, type EvalSettings, type Verifiable } from '../../src/verify/evaluate.js';
+import {
+  batchCount,
+  BoundRefusal,
+  combineBatches,
+  evaluate,
+  evaluateBatch,
+  type EvalReport,
+  type EvalSettings,
+  type SampleConfirmer,
+  type Verifiable,
+} from '../../src/verify/evaluate.js';
 import { linearNet, useCpu } from './helpers.js';
 
 beforeAll(useCpu);
@@ -213,5 +223,53 @@ describe('evaluate', () => {
       settings({ eps: [0.01], methods: ['ibp'], pgd: { steps: 0, restarts: 0, seed: 1 } }),
     );
     expect(calls).toEqual(['ibp', 'ibp', 'ibp']);
+  });
+
+  it('counts a float32 verdict the rigorous check does not confirm as unconfirmed and not verified', async () => {
+    const net = linearNet(W, b);
+    const s = settings({ pgd: { steps: 0, restarts: 0, seed: 1 } });
+    const plain = await evaluate(net, data, s);
+    const asked: number[] = [];
+    // rejects every claim on sample 0 (x[0] = 0.9, label 0), confirms the rest
+    const confirmer: SampleConfirmer = (x, label) => {
+      asked.push(label);
+      const ok = !(x[0] === Math.fround(0.9) && label === 0);
+      return { confirmed: ok, lower: [ok ? 1 : -0.5, 1], checks: ['ibp/tight'] };
+    };
+    const r = await evaluate(net, data, { ...s, confirm: confirmer });
+    expect(asked.length).toBe(plain.rows.reduce((t, x) => t + x.verified, 0));
+    for (const [i, row] of r.rows.entries()) {
+      const p = plain.rows[i]!;
+      expect(row.unconfirmed).toBeGreaterThan(0); // sample 0 verifies in float32 at every (ε, method, lines)
+      expect(row.verified + row.unconfirmed).toBe(p.verified);
+      expect(row.verifiedErrPct).toBeCloseTo((100 * (row.n - row.verified)) / row.n, 10);
+    }
+    const c0 = r.certificates.filter((c) => c.index === 0);
+    expect(c0.length).toBe(8);
+    for (const c of c0) {
+      expect(c).toMatchObject({ float32Verified: true, confirmed: false, verified: false });
+      expect(c.rigorousLower).toEqual([-0.5, 1]);
+    }
+    const rest = r.certificates.filter((c) => c.index !== 0 && c.float32Verified);
+    expect(rest.length).toBeGreaterThan(0);
+    expect(rest.every((c) => c.confirmed && c.verified)).toBe(true);
+    expect(r.certificates.filter((c) => !c.float32Verified).every((c) => !c.confirmed && !c.verified)).toBe(
+      true,
+    );
+    expect(r.warnings.filter((w) => /not confirmed by the rigorous check/.test(w))).toHaveLength(8);
+  });
+
+  it('combines batch outcomes in any order into the report of one sequential run', async () => {
+    const net = linearNet(W, b);
+    const s = settings();
+    const strip = (r: EvalReport) => ({ ...r, rows: r.rows.map((x) => ({ ...x, seconds: 0 })) });
+    const whole = await evaluate(net, data, s);
+    const outs = [];
+    for (let i = 0; i < batchCount(labels.length, s.batch); i++)
+      outs.push(await evaluateBatch(net, data, s, i));
+    // JSON round trip: what worker threads and shard files carry
+    const shuffled = JSON.parse(JSON.stringify([outs[2], outs[0], outs[1]])) as typeof outs;
+    expect(strip(combineBatches(labels.length, s, shuffled))).toEqual(strip(whole));
+    await expect(evaluateBatch(net, data, s, 3)).rejects.toThrow(/outside the 5 samples/);
   });
 });

@@ -47,6 +47,7 @@ function syntheticReport(): ReportData {
           misclassified: 20,
           pgdBroken: 30,
           verified: 60,
+          unconfirmed: 0,
           cleanErrPct: 20,
           pgdErrPct: 30,
           verifiedErrPct: lines === 'adaptive' && method !== 'ibp' ? 90 : 40,

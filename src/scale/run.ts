@@ -1,0 +1,103 @@
+/**
+ * Runs a verification job (or one shard of it) over a pool of worker threads, resuming from its
+ * results file. Each batch is evaluated exactly as in one sequential process (`evaluateBatch`:
+ * the same samples, the same PGD seeds), so the outcomes, combined in batch order, give the same
+ * verdicts, bounds, counterexamples and certificates for any number of workers, shards or
+ * restarts. One worker runs in this thread; more use piscina (maintained, with a task queue and
+ * worker lifecycle handled), each thread with its own tfjs backend.
+ */
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import {
+  batchCount,
+  combineBatches,
+  evaluateBatch,
+  type BatchOutcome,
+  type EvalReport,
+  type ProgressFn,
+} from '../verify/evaluate.js';
+import type { LoadedJob, VerifyJob } from './job.js';
+import { dataHash, ResultsWriter, RESULTS_KIND, type ResultsHeader, type RunHeader } from './results.js';
+import { shardBatches, WHOLE, type Shard } from './shard.js';
+import type { BatchTask } from './worker-task.js';
+
+/** Default worker count: the cores this process may use. */
+export const defaultWorkers = (): number => availableParallelism();
+
+export interface RunJobOptions {
+  readonly workers: number;
+  readonly shard?: Shard;
+  /** Results file: appended per batch, resumed from when it exists. */
+  readonly results?: string;
+  /** Batches done (resumed ones included) out of this shard's batches. */
+  readonly onProgress?: ProgressFn;
+}
+
+export interface RunJobResult {
+  /** The report of this shard's samples (all samples for the whole job). */
+  readonly report: EvalReport;
+  readonly outcomes: readonly BatchOutcome[];
+  /** Batches taken from the results file instead of being evaluated. */
+  readonly resumed: number;
+  readonly header: ResultsHeader;
+}
+
+/** The header of a job's results file. */
+export function runHeader(job: VerifyJob, j: LoadedJob): RunHeader {
+  return {
+    specPath: job.specPath,
+    weightsPath: job.weightsPath,
+    specHash: j.meta.specHash,
+    weightsHash: j.weightsHash,
+    dataHash: dataHash(j.data),
+    network: j.meta.name,
+    dataset: j.meta.train!.dataset,
+    evalEta: j.meta.evalEta ?? null,
+    split: job.data.split,
+    source: j.data.source,
+    n: j.data.labels.length,
+    settings: job.settings,
+  };
+}
+
+/** Runs the batches of `opts.shard` of `job` (`loaded`: the job loaded in this thread). */
+export async function runJob(job: VerifyJob, loaded: LoadedJob, opts: RunJobOptions): Promise<RunJobResult> {
+  const shard = opts.shard ?? WHOLE;
+  const N = loaded.data.labels.length;
+  const mine = shardBatches(batchCount(N, job.settings.batch), shard);
+  const header: ResultsHeader = { kind: RESULTS_KIND, version: 1, run: runHeader(job, loaded), shard };
+  const writer = opts.results !== undefined ? ResultsWriter.open(opts.results, header, mine) : undefined;
+  const outcomes: BatchOutcome[] = [...(writer?.resumed ?? [])];
+  const done = new Set(outcomes.map((o) => o.batch));
+  const todo = mine.filter((b) => !done.has(b));
+  const finished = (o: BatchOutcome): void => {
+    writer?.append(o);
+    outcomes.push(o);
+    opts.onProgress?.(outcomes.length, mine.length);
+  };
+  opts.onProgress?.(outcomes.length, mine.length);
+  const threads = Math.min(opts.workers, todo.length);
+  if (threads <= 1) {
+    for (const b of todo) finished(await evaluateBatch(loaded.net, loaded.data, loaded.settings, b));
+  } else {
+    const pool = new Piscina<BatchTask, BatchOutcome>({
+      filename: new URL('./worker.mjs', import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 1000,
+    });
+    try {
+      await Promise.all(todo.map(async (batch) => finished(await pool.run({ job, batch }))));
+    } finally {
+      await pool.destroy();
+    }
+  }
+  writer?.finish(outcomes);
+  const n = outcomes.reduce((t, o) => t + o.n, 0);
+  return {
+    report: combineBatches(n, loaded.settings, outcomes),
+    outcomes,
+    resumed: mine.length - todo.length,
+    header,
+  };
+}

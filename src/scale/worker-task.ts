@@ -1,0 +1,20 @@
+/**
+ * What one worker thread of the pool does: load the job once (its own tfjs backend, network,
+ * rigorous view and samples, cached for the next tasks) and evaluate the batches it is given.
+ */
+import { evaluateBatch, type BatchOutcome } from '../verify/evaluate.js';
+import { loadJob, type LoadedJob, type VerifyJob } from './job.js';
+
+export interface BatchTask {
+  readonly job: VerifyJob;
+  readonly batch: number;
+}
+
+let loaded: { readonly key: string; readonly job: Promise<LoadedJob> } | undefined;
+
+export async function runBatch(t: BatchTask): Promise<BatchOutcome> {
+  const key = JSON.stringify(t.job);
+  if (loaded?.key !== key) loaded = { key, job: loadJob(t.job) };
+  const j = await loaded.job;
+  return evaluateBatch(j.net, j.data, j.settings, t.batch);
+}
