@@ -877,6 +877,6 @@ export function backSum(f1: BackState, f2: BackState, mapShape: readonly number[
     cL: c(d1.cL, d2.cL),
     cU: d1.lowerOnly ? null : c(d1.cU, d2.cU),
     shared,
-    peak: Math.max(d1.peak, d2.peak),
+    peak: Math.max(d1.peak, d2.peak, 3 * sides(d1) * numel(mapShape)),
   };
 }
