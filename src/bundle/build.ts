@@ -147,7 +147,16 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
   const { outFile } = await cacheSpecSource(o.specPath);
   const mod = await loadSpecModule(o.specPath);
   const meta = mod.meta;
-  const recipe = requireBlock(meta, 'train', 'bundle', "the page shows samples of the recipe's data set");
+  // without a train block (an imported network) there is no data set: no samples are bundled and
+  // the page starts from the centre of the input domain (or a dropped image)
+  const recipe = meta.train;
+  if (!recipe && o.certificatesPath !== undefined)
+    requireBlock(
+      meta,
+      'train',
+      'bundle --certificates',
+      "certificates name samples of the recipe's data set",
+    );
   const weights = readInput(o.weightsPath, 'the weights');
   checkParamBytes(weights, o.weightsPath, meta);
 
@@ -174,11 +183,13 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
 
   // samples: the first `pickable` of the split, then every one a certificate names
   const maxCert = certIndices.length > 0 ? Math.max(...certIndices) : -1;
-  const data = await loadEvalSplit(meta, {
-    split,
-    ...(o.dataDir !== undefined ? { dir: o.dataDir } : {}),
-    ...(split === 'test' ? { limit: Math.max(pickable, maxCert + 1) } : {}),
-  });
+  const data = recipe
+    ? await loadEvalSplit(meta, {
+        split,
+        ...(o.dataDir !== undefined ? { dir: o.dataDir } : {}),
+        ...(split === 'test' ? { limit: Math.max(pickable, maxCert + 1) } : {}),
+      })
+    : { x: new Float32Array(0), labels: [] as number[], indices: [] as number[], source: '' };
   const per = meta.inputCfg.shape.reduce((a, b) => a * b, 1);
   const positionOf = new Map<number, number>();
   data.indices.forEach((idx, p) => positionOf.set(idx, p));
@@ -201,7 +212,7 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
   const samplesBytes = new Uint8Array(x.buffer);
 
   const { js, metafile } = await bundleScript(outFile, o.minify ?? true);
-  const info = DATASET_INFO[recipe.dataset];
+  const info = recipe ? DATASET_INFO[recipe.dataset] : undefined;
   const manifest: BundleManifest = {
     kind: 'vnet-bundle',
     format: 1,
@@ -215,9 +226,9 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
       file: BUNDLE_FILES.samples,
       count: chosen.length,
       pickable: Math.min(pickable, chosen.length),
-      dataset: recipe.dataset,
+      dataset: recipe?.dataset ?? '',
       split,
-      source: basename(data.source),
+      source: data.source ? basename(data.source) : '',
       indices: chosen.map((p) => data.indices[p]!),
       labels: chosen.map((p) => data.labels[p]!),
     },
@@ -252,7 +263,13 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
           : 'tfjs wasm, no SIMD (older browsers)',
     );
   put(BUNDLE_FILES.weights, weights, `weights (${basename(o.weightsPath)})`);
-  put(BUNDLE_FILES.samples, samplesBytes, `${chosen.length} ${recipe.dataset} ${split} samples`);
+  put(
+    BUNDLE_FILES.samples,
+    samplesBytes,
+    recipe
+      ? `${chosen.length} ${recipe.dataset} ${split} samples`
+      : 'no samples (the spec has no train block)',
+  );
   if (certText !== undefined) put(BUNDLE_FILES.certificates, certText, `${certLines} certificates`);
 
   const size = (n: string): number => files.find((f) => f.name === n)!.bytes;

@@ -240,9 +240,13 @@ async function run(mod: GeneratedModule, api: PageApi): Promise<void> {
   const net: Verifiable = verifiable(mod, params, evalOptions(meta));
   api.timings['loaded'] = performance.now();
 
-  // controls
+  // controls; without a threat block ε starts at 1% of the input domain's width
+  // (0.01 for an unbounded domain)
+  const width = domain[1] - domain[0];
+  const defaultEps =
+    meta.threat?.testEps[0] ?? (Number.isFinite(width) ? Number((0.01 * width).toPrecision(6)) : 0.01);
   const epsIn = $<HTMLInputElement>('eps');
-  epsIn.value = String(meta.threat?.testEps[0] ?? 0);
+  epsIn.value = String(defaultEps);
   const methodSel = $<HTMLSelectElement>('method');
   for (const m of BOUND_METHODS) methodSel.add(new Option(METHOD_LABEL[m], m, m === 'ibp', m === 'ibp'));
   const linesSel = $<HTMLSelectElement>('lines');
@@ -267,12 +271,22 @@ async function run(mod: GeneratedModule, api: PageApi): Promise<void> {
   };
 
   // the current input
-  let current: { x: Float32Array; label: number | null; source: string; index: number } = {
-    x: samples.slice(0, per),
-    label: manifest.samples.labels[0] ?? null,
-    source: `sample ${manifest.samples.indices[0]}`,
-    index: manifest.samples.indices[0] ?? 0,
-  };
+  // no bundled samples (a spec without a train block): the centre of the input domain (0 where unbounded)
+  const centre = (): typeof current => ({
+    x: new Float32Array(per).fill(Number.isFinite(domain[1] - domain[0]) ? (domain[0] + domain[1]) / 2 : 0),
+    label: null,
+    source: 'centre of the input domain',
+    index: 0,
+  });
+  let current: { x: Float32Array; label: number | null; source: string; index: number } =
+    manifest.samples.count > 0
+      ? {
+          x: samples.slice(0, per),
+          label: manifest.samples.labels[0] ?? null,
+          source: `sample ${manifest.samples.indices[0]}`,
+          index: manifest.samples.indices[0] ?? 0,
+        }
+      : centre();
   api.currentInput = () => Array.from(current.x);
   const sampleAt = (p: number): typeof current => {
     if (!(Number.isInteger(p) && p >= 0 && p < manifest.samples.count))
@@ -313,7 +327,10 @@ async function run(mod: GeneratedModule, api: PageApi): Promise<void> {
   const invert = $<HTMLInputElement>('invert');
   if (img) $('drop-hint').textContent = `resized to ${img[1]}×${img[0]}, ${img[2] === 1 ? 'grey' : 'RGB'}`;
   else {
-    drop.textContent = `This network's input is a vector of ${per} values, not an image: pick a bundled sample.`;
+    drop.textContent =
+      manifest.samples.count > 0
+        ? `This network's input is a vector of ${per} values, not an image: pick a bundled sample.`
+        : `This network's input is a vector of ${per} values, not an image, and its spec has no train block (no data set): the page certifies the centre of the input domain.`;
     invert.disabled = true;
   }
   const useImage = async (f: File): Promise<void> => {
@@ -366,7 +383,7 @@ async function run(mod: GeneratedModule, api: PageApi): Promise<void> {
       `prediction: ${className(r.prediction)}` +
       (r.label !== null
         ? ` · label: ${className(r.label)}`
-        : ' · (dropped image: certified around its prediction)');
+        : ' · (no label: certified around its prediction)');
     $('result-facts').textContent = r.refused
       ? r.refused
       : `${r.source} · ${METHOD_LABEL[r.method].replace(/ \(.*/, '')}, ${r.lines} lines · bounds in ${(r.seconds * 1000).toFixed(1)} ms`;
@@ -571,8 +588,8 @@ async function run(mod: GeneratedModule, api: PageApi): Promise<void> {
 
   // a result without a click: the first sample at the first test ε with IBP
   const first = await certify({
-    sample: 0,
-    eps: meta.threat?.testEps[0] ?? 0,
+    ...(manifest.samples.count > 0 ? { sample: 0 } : {}),
+    eps: defaultEps,
     method: 'ibp',
     lines: meta.verify.lines,
   });
