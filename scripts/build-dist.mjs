@@ -28,10 +28,18 @@ function sources(root) {
   ).sort();
 }
 
-/** A digest of the sources' paths, sizes and modification times. */
+/** Every other file under src/ that the code reads next to itself (onnx.proto, worker.mjs, ...). */
+function assets(root) {
+  return readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && !e.name.endsWith('.ts'))
+    .map((e) => relative(root, join(e.parentPath ?? e.path, e.name)))
+    .sort();
+}
+
+/** A digest of the sources' (and assets') paths, sizes and modification times. */
 export function sourceStamp(root = ROOT) {
   const h = createHash('sha256');
-  for (const f of sources(root)) {
+  for (const f of [...sources(root), ...assets(root)]) {
     const st = statSync(join(root, f));
     h.update(`${f}\0${st.size}\0${st.mtimeMs}\n`);
   }
@@ -85,6 +93,7 @@ export async function buildDist(root = ROOT) {
     }
     writeAtomic(f.path, text);
   }
+  for (const f of assets(root)) writeAtomic(join(root, 'dist', f), readFileSync(join(root, f)));
   writeAtomic(join(root, 'dist', '.stamp'), stamp);
   return join(root, 'dist');
 }

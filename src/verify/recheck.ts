@@ -93,7 +93,7 @@ function checkCertificate(v: unknown, K: number): Certificate | string {
     // certificates of `vnet verify` carry the float32 verdict and its rigorous confirmation;
     // older files (and other producers) only `verified`
     float32Verified: typeof o['float32Verified'] === 'boolean' ? o['float32Verified'] : verified,
-    confirmed: o['confirmed'] === true,
+    confirmed: typeof o['confirmed'] === 'boolean' ? o['confirmed'] : verified,
     verified,
     rigorousLower: null,
     checks: [],
@@ -180,8 +180,14 @@ export function certificateMismatch(
   }
   // the float32 verdicts compare (the page recomputes float32 bounds; the rigorous binary64
   // confirmation is `vnet verify`'s, and a claimed `verified` needs it on top)
+  // `verified` needs the float32 verdict (and, from vnet verify, its rigorous confirmation on top)
+  if (claimed.verified && !claimed.float32Verified)
+    return 'claims verified, but its float32 verdict is not verified';
+  if (!claimed.verified && claimed.float32Verified && claimed.confirmed)
+    return 'claims not verified, but its float32 verdict is verified and confirmed';
+  // the page recomputes the float32 bounds: their verdicts must agree
   if (claimed.float32Verified !== recomputed.float32Verified)
-    return `claims ${claimed.float32Verified ? 'verified' : 'not verified'} in float32, recomputed ${recomputed.float32Verified ? 'verified' : 'not verified'}`;
+    return `claims ${claimed.float32Verified ? 'verified' : 'not verified'}, recomputed ${recomputed.float32Verified ? 'verified' : 'not verified'}`;
   return undefined;
 }
 

@@ -238,6 +238,7 @@ describe.skipIf(!existsSync(CHROMIUM))('vnet bundle page in headless chromium', 
     lines[1] = JSON.stringify(c1);
     const c2 = JSON.parse(lines[2]!);
     c2.verified = !c2.verified;
+    c2.float32Verified = c2.verified; // a forged verdict changes both
     lines[2] = JSON.stringify(c2);
     lines[3] = lines[3]!.slice(0, 40);
     const c4 = JSON.parse(lines[4]!);

@@ -98,6 +98,7 @@ describe('recheckCertificates', () => {
     a.marginLower[0] += 0.01;
     const b = JSON.parse(lines[1]!);
     b.verified = !b.verified;
+    b.float32Verified = b.verified; // a forged verdict changes both
     const c = JSON.parse(lines[2]!);
     c.index = 99;
     const d = JSON.parse(lines[3]!);
