@@ -7,6 +7,7 @@ import { inspectCommand } from './inspect.js';
 import { reportCommand } from './report.js';
 import { initCommand } from './init.js';
 import { boundsCommand } from './bounds.js';
+import { mergeCommand } from './merge.js';
 
 export const commands: readonly Command[] = [
   checkCommand,
@@ -17,4 +18,5 @@ export const commands: readonly Command[] = [
   reportCommand,
   initCommand,
   boundsCommand,
+  mergeCommand,
 ];
