@@ -3,7 +3,7 @@
 // inherit the parent's module loader hooks, so it registers tsx's loader itself (as bin/vnet.js
 // does) and then loads the TypeScript task.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, URL } from 'node:url';
 
 const js = new URL('./worker-task.js', import.meta.url);
 let task;

@@ -3,11 +3,11 @@
  * (compiled by the code generator), freshly initialised weights and the bundled Fashion-MNIST
  * subset, with tiny limits; plus the commands' user errors.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../cli-run.js';
 import { loadSpecModule } from '../../src/codegen/load.js';
 import { saveParams } from '../../src/runtime/io/safetensors.js';
 import { initBackend } from '../../src/runtime/backend.js';
@@ -16,28 +16,6 @@ const dir = mkdtempSync(join(tmpdir(), 'vnet-cmd-'));
 const SPEC = 'specs/fmnist-mlp.vnet';
 const DATA = 'data/fashion-mnist-subset';
 const weights = join(dir, 'w.safetensors');
-
-/** Runs the CLI and returns its exit code with everything it printed. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const spies = [
-    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ') + '\n')),
-    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ') + '\n')),
-    vi
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true)),
-    vi
-      .spyOn(process.stderr, 'write')
-      .mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true)),
-  ];
-  try {
-    const code = await main(argv);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    spies.forEach((s) => s.mockRestore());
-  }
-}
 
 beforeAll(async () => {
   await initBackend('cpu');

@@ -85,4 +85,9 @@ export const commands: readonly CommandEntry[] = [
     summary: "verify one VNN-COMP instance (the competition's run_instance contract)",
     load: async () => (await import('./vnncomp.js')).runInstanceCommand,
   },
+  {
+    name: 'merge',
+    summary: 'join the results files of a sharded verify run (checks each batch is covered exactly once)',
+    load: async () => (await import('./merge.js')).mergeCommand,
+  },
 ];
