@@ -5,7 +5,7 @@
  * gzip-compressed `.onnx.gz`. Tensors are decoded to float64 (float/double/int types) so that the
  * importer folds constants without rounding; the exporter writes float32 raw data.
  */
-import { readFileSync } from 'node:fs';
+import { readUserFile } from '../base/files.js';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
@@ -280,20 +280,7 @@ export function decodeModel(bytes: Uint8Array): OnnxModel {
 
 /** Reads and decodes a model file; a UserError naming the path and the reason on failure. */
 export function readModelFile(path: string): OnnxModel {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw fileError(
-      path,
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : `cannot read (${(e as Error).message})`,
-    );
-  }
+  const bytes = readUserFile(path);
   try {
     return decodeModel(bytes);
   } catch (e) {

@@ -14,8 +14,8 @@
  * The tokenizer is one pass over char codes (no regular expressions); line and column are computed
  * only when an error is reported. Errors carry file:line:col and a caret (the diagnostics renderer).
  */
+import { readUserFile } from '../base/files.js';
 import { gunzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
 import { makeDiagnostic } from '../diagnostics/diagnostic.js';
 import { Diag } from '../diagnostics/messages.js';
 import { renderDiagnostic } from '../diagnostics/render.js';
@@ -554,20 +554,7 @@ export function parseVnnlib(text: string, path: string): VnnlibProperty {
 
 /** Reads `.vnnlib` or gzip-compressed `.vnnlib.gz` (detected by its magic bytes). */
 export function readMaybeGzip(path: string): Buffer {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw fileError(
-      path,
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : `cannot read (${(e as Error).message})`,
-    );
-  }
+  const bytes = readUserFile(path);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       return gunzipSync(bytes);
