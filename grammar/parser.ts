@@ -176,9 +176,11 @@ const VALUE_STARTS: ReadonlySet<TokenType> = new Set([NumberLit, Shape, StringLi
 /** How a token is named in a message: `'}'`, `'dense'`, or "the end of the file". */
 function describeToken(t: IToken): string {
   if (t.tokenType === EOF) return 'the end of the file';
-  const image = t.image.length > 24 ? `${t.image.slice(0, 24)}...` : t.image;
-  return `'${image}'`;
+  return `'${clip(t.image)}'`;
 }
+
+/** A token's text for a message: at most 24 characters (a 10 MB name is not echoed). */
+const clip = (image: string): string => (image.length > 24 ? `${image.slice(0, 24)}...` : image);
 
 /**
  * The token just before `t` in the parser's input. (Chevrotain's `previous` is wrong for errors
@@ -186,6 +188,9 @@ function describeToken(t: IToken): string {
  */
 function tokenBefore(t: IToken): IToken | undefined {
   const input = vnetParser.input;
+  // EOF has no offset: the token before it is the last real one.
+  if (t.tokenType === EOF || !Number.isFinite(t.startOffset))
+    return input.findLast((u) => u.tokenType !== EOF && Number.isFinite(u.startOffset));
   let lo = 0;
   let hi = input.length;
   while (lo < hi) {
@@ -216,18 +221,19 @@ export const vnetErrorMessages: IParserErrorMessageProvider = {
     if (expected === RCurly && (ruleName === 'body' || ruleName === 'spec')) {
       const previous = tokenBefore(actual);
       if (previous?.tokenType === Identifier && VALUE_STARTS.has(actual.tokenType))
-        return `expected '=' between '${previous.image}' and ${found}`;
+        return `expected '=' between ${describeToken(previous)} and ${found}`;
       const equals = previous && tokenBefore(previous);
       const key = equals && tokenBefore(equals);
       if (actual.tokenType === Equals && previous?.tokenType === Identifier && equals?.tokenType === Equals)
-        return `'${key?.image ?? ''} =' has no value ('${previous.image}' was read as its value)`;
+        return `'${clip(key?.image ?? '')} =' has no value (${describeToken(previous)} was read as its value)`;
       return `expected an entry (such as \`key = value\`) or '}' but found ${found}`;
     }
     if (expected === LCurly && ruleName === 'body') {
       // Only a top-level block header can be followed by something other than '{' here.
       const hint =
         actual.tokenType === Equals ? ' (options go inside a block, such as `train { epochs = 10 }`)' : '';
-      return `expected '{' after '${tokenBefore(actual)?.image ?? ''}' but found ${found}${hint}`;
+      const before = tokenBefore(actual);
+      return `expected '{' after ${before ? describeToken(before) : 'the block name'} but found ${found}${hint}`;
     }
     if (expected === RParen && ruleName === 'args') return `expected ',' or ')' but found ${found}`;
     if (expected === RBracket && ruleName === 'list') return `expected ',' or ']' but found ${found}`;

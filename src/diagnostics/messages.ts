@@ -32,9 +32,10 @@ export const Diag = {
   CannotReadFile: def(1001, (path: S, reason: S) => `cannot read '${path}': ${reason}`),
   InvalidEncoding: def(1002, (path: S) => `'${path}' is not UTF-8 text`),
   EmptyFile: def(1003, () => 'the spec is empty'),
-  UnexpectedCharacter: def(
-    1004,
-    (chars: S) => `unexpected character${chars.length > 1 ? 's' : ''} '${chars}'`,
+  UnexpectedCharacter: def(1004, (chars: S) =>
+    chars.length > 24
+      ? `unexpected characters '${chars.slice(0, 24)}...' (${chars.length} in a row)`
+      : `unexpected character${chars.length > 1 ? 's' : ''} '${chars}'`,
   ),
   UnterminatedComment: def(1005, () => 'unterminated block comment'),
   UnterminatedString: def(1006, () => 'unterminated string'),

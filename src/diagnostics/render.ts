@@ -11,7 +11,9 @@
  * ```
  * Control characters of the spec (escape sequences included) never reach the terminal: they are
  * shown as `\uXXXX` in messages and as `�` in source lines. A tab shows as one space, so the
- * carets stay aligned with UTF-16 columns.
+ * carets stay aligned with UTF-16 columns. A long source line is shown as a window of at most
+ * `MAX_LINE_WIDTH` columns around the caret, cut ends marked `…`, so a 10 MB line of junk gives a
+ * diagnostic of a few hundred bytes.
  */
 import type { Diagnostic } from './diagnostic.js';
 import { codeText } from './messages.js';
@@ -45,6 +47,11 @@ const sanitizeLine = (s: string): string => s.replace(/\t/g, ' ').replace(CONTRO
 
 /** At most this many source lines are shown for one span (first two, `...`, last two). */
 const MAX_SPAN_LINES = 4;
+
+/** Widest source excerpt shown for one line (columns, the `…` marks included). */
+export const MAX_LINE_WIDTH = 120;
+/** Columns kept before the caret when a long line is cut. */
+const LEAD = 40;
 
 /** One diagnostic: header, source excerpt with carets, help and note lines. */
 export function renderDiagnostic(d: Diagnostic, opts: RenderOptions = {}): string {
@@ -93,11 +100,33 @@ function excerptLines(d: Diagnostic): (ExcerptLine | undefined)[] {
     lines.length > MAX_SPAN_LINES ? [...lines.slice(0, 2), undefined, ...lines.slice(-2)] : lines;
   return shown.map((l) => {
     if (l === undefined) return undefined;
-    const text = sanitizeLine(lineText(d.file, l - 1));
-    const from = l === d.line ? d.col - 1 : leadingSpaces(text);
-    const to = l === d.endLine ? d.endCol - 1 : text.length;
-    return { line: l, text, from, to: Math.max(to, from + 1) };
+    const raw = lineText(d.file, l - 1);
+    const from = l === d.line ? d.col - 1 : leadingSpaces(raw);
+    const to = l === d.endLine ? d.endCol - 1 : raw.length;
+    return { line: l, ...lineWindow(raw, from, Math.max(to, from + 1)) };
   });
+}
+
+/**
+ * The part of a source line shown for the caret range [from, to): the whole line when it fits in
+ * MAX_LINE_WIDTH columns, else a window starting up to LEAD columns before the caret, cut ends
+ * marked `…` and the caret range clipped to the window. Only the window is sanitized.
+ */
+export function lineWindow(
+  line: string,
+  from: number,
+  to: number,
+): { text: string; from: number; to: number } {
+  if (line.length <= MAX_LINE_WIDTH) return { text: sanitizeLine(line), from, to };
+  const start = Math.max(0, Math.min(from - LEAD, line.length - (MAX_LINE_WIDTH - 1)));
+  const head = start > 0 ? '…' : '';
+  const room = MAX_LINE_WIDTH - head.length;
+  const end = start + room >= line.length ? line.length : start + room - 1;
+  const tail = end < line.length ? '…' : '';
+  const text = head + sanitizeLine(line.slice(start, end)) + tail;
+  const shift = head.length - start;
+  const f = Math.min(from + shift, text.length - tail.length);
+  return { text, from: f, to: Math.max(f + 1, Math.min(to + shift, head.length + end - start)) };
 }
 
 const leadingSpaces = (s: string): number => s.length - s.trimStart().length;

@@ -128,3 +128,27 @@ describe('finalizeDiagnostics', () => {
     expect(many[MAX_DIAGNOSTICS]!).toMatchObject({ code: 1105, severity: 'note' });
   });
 });
+
+describe('long lines (issue 17: a 10 MB line of junk)', () => {
+  it('shows a window of the line around the caret and a clipped token, not the whole line', async () => {
+    const { checkSource } = await import('../../src/semantics/index.js');
+    const { renderPretty } = await import('../../src/diagnostics/render.js');
+    const junk = 'x'.repeat(10_000_000);
+    const { diagnostics } = checkSource('junk.vnet', `network n ${junk} {\n}\n`);
+    expect(diagnostics.length).toBeGreaterThan(0);
+    const text = renderPretty(diagnostics);
+    expect(text.length).toBeLessThan(4000);
+    expect(text).toContain('...');
+    expect(text).not.toContain("after ''");
+  });
+
+  it('keeps the caret under the offending column inside the window', async () => {
+    const { lineWindow, MAX_LINE_WIDTH } = await import('../../src/diagnostics/render.js');
+    const line = 'a'.repeat(5000) + 'B' + 'c'.repeat(5000);
+    const w = lineWindow(line, 5000, 5001);
+    expect(w.text.length).toBeLessThanOrEqual(MAX_LINE_WIDTH);
+    expect(w.text[w.from]).toBe('B');
+    expect(w.text.startsWith('…') && w.text.endsWith('…')).toBe(true);
+    expect(lineWindow('short', 1, 2)).toEqual({ text: 'short', from: 1, to: 2 });
+  });
+});
