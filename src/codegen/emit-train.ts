@@ -66,6 +66,11 @@ function recipeConstant(m: TrainedIR): string {
     ['valSplit', t.valSplit, 'held out from the training set'],
     ['rNoise', t.rNoise, 'relative std of the noise on r'],
   );
+  // the newer recipe parts, only when the spec sets them (older specs keep their generated code)
+  if (t.init) fields.push(['init', t.init, 'Shi et al. 2021 IBP initialisation']);
+  if (t.regularizers) fields.push(['regularizers', t.regularizers, 'Shi et al. 2021 warm-up regularisers']);
+  if (t.gradClip !== undefined) fields.push(['gradClip', t.gradClip, 'global gradient-norm clip']);
+  if (t.loss) fields.push(['loss', t.loss, '']);
   const body = fields.map(([k, v, c]) => `  ${k}: ${lit(v)},${c ? ` // ${c}` : ''}`);
   return [
     `/** The training recipe of \`${m.name}\` (its train and threat blocks, resolved by the checker). */`,
@@ -116,6 +121,8 @@ function lossFunction(m: TrainedIR, hasRamp: boolean): string {
         '/** IBP training (paper Eq. 5): κ·CE(z, y) + (1 − κ)·CE(−lb_IBP, y). Natural CE in the clean phase. */',
       ];
   const cleanOpts = hasRamp ? `{ eta: st.eta, rampAsLeaky: true${bn} }` : `{ eta: st.eta${bn} }`;
+  const t = m.train;
+  if (t.loss || t.regularizers) return newerLoss(m, doc, head, cleanOpts, bn);
   const lines = [
     ...doc,
     head,
@@ -145,6 +152,89 @@ function lossFunction(m: TrainedIR, hasRamp: boolean): string {
   return lines.join('\n');
 }
 
+/**
+ * The loss of a recipe with an attack-based loss (mtl_ibp, sabr) or Shi et al.'s warm-up
+ * regularisers: the same certified step with the box, the bound options and the final mix
+ * written out for the recipe (docs/training.md).
+ */
+function newerLoss(
+  m: TrainedIR,
+  doc: readonly string[],
+  head: string,
+  cleanOpts: string,
+  bn: string,
+): string {
+  const t = m.train;
+  const crown = t.method === 'crown-ibp';
+  const loss = t.loss;
+  const regs = t.regularizers;
+  const extra: string[] = [];
+  if (loss?.kind === 'mtl_ibp')
+    extra.push(
+      ` * Loss: MTL-IBP, (1 − α)·CE(f(x_adv)) + α·CE(−lb) with α = ${num(loss.alpha)} (De Palma et al. 2024).`,
+    );
+  if (loss?.kind === 'sabr')
+    extra.push(
+      ` * Loss: SABR, the bounds of the small box B(x_adv, λε) with λ = ${num(loss.lambda)} (Müller et al. 2023).`,
+    );
+  if (regs)
+    extra.push(' * Shi et al. 2021 warm-up regularisers, weighted λ₀·(1 − ε/ε_max) during the ε ramp.');
+  const body = doc.length === 1 ? [` * ${doc[0]!.replace(/^\/\*\* | \*\/$/g, '')}`] : doc.slice(1, -1);
+  const docs = ['/**', ...body, ...extra, ' */'];
+  const head2 = head.replace('st: rt.StepState)', 'st: rt.StepState, adv?: tf.Tensor)');
+  const lit = (v: object) =>
+    `{ ${Object.entries(v)
+      .map(([k, x]) => `${k}: ${typeof x === 'number' ? num(x) : String(x)}`)
+      .join(', ')} }`;
+  const out = [...docs, head2, '  if (st.clean) return rt.naturalLoss(forward(p, x, ' + cleanOpts + '), y);'];
+  if (loss)
+    out.push("  if (adv === undefined) throw new Error('internal: the training attack did not run');");
+  out.push(
+    loss?.kind === 'sabr'
+      ? `  const box = rt.sabrBox(x, adv, st.eps, ${num(loss.lambda)}, meta.inputCfg);`
+      : '  const box = rt.inputBox(x, st.eps, meta.inputCfg);',
+  );
+  if (regs)
+    out.push(`  const regs = ${lit(regs)};`, '  const wReg = rt.warmupWeight(regs, st.eps, st.trainEps);');
+  const inter = regs ? ', intermediate: wReg > 0' : '';
+  out.push(
+    crown
+      ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed, lines: ${codeString(t.lines)}, lowerOnly: true${bn}${inter} };`
+      : `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed${bn}${inter} };`,
+  );
+  if (crown)
+    out.push(
+      '  const b = st.beta >= rt.CROWN_BETA_MIN ? crownIbp(p, box, o) : ibp(p, box, o);',
+      '  const lb = b.base ? rt.betaMix(b.base.lower, b.lower, st.beta) : b.lower;',
+    );
+  else out.push('  const b = ibp(p, box, o);', '  const lb = b.lower;');
+  if (loss?.kind === 'mtl_ibp') {
+    const frozen = bn ? ', bnTrain: true, bnFrozen: true' : '';
+    out.push(
+      `  const za = forward(p, adv, { eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed${frozen} });`,
+      `  const parts = rt.mtlIbpLoss(b.logits, za, y, lb, ${num(loss.alpha)}, st.kappa);`,
+    );
+  } else out.push('  const parts = rt.certifiedLoss(b.logits, y, lb, st.kappa);');
+  out.push(
+    regs
+      ? '  return wReg > 0 ? rt.withRegularizer(parts, rt.warmupRegularizer(box, b.intermediate ?? [], regs), wReg) : parts;'
+      : '  return parts;',
+    '}',
+  );
+  if (loss) {
+    const frozen = bn ? ', bnTrain: true, bnFrozen: true' : '';
+    out.push(
+      '',
+      `/** The attack of a training step: PGD, ${num(loss.steps)} step(s) of ${num(loss.step)}·ε from a random start${bn ? ' (BatchNorm on batch statistics, running statistics untouched)' : ''}. */`,
+      'export function trainAttack(p: Params, x: tf.Tensor, y: tf.Tensor1D, st: rt.StepState): tf.Tensor {',
+      `  const logitsOf = (z: tf.Tensor) => forward(p, z, { eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed${frozen} });`,
+      `  return rt.trainPgd(logitsOf, x, y, st.eps, meta.inputCfg, { steps: ${num(loss.steps)}, step: ${num(loss.step)}, seed: st.noiseSeed });`,
+      '}',
+    );
+  }
+  return out.join('\n');
+}
+
 /** The epoch loop, and for ParamRamp networks the r re-initialisation it calls. */
 function trainFunction(m: TrainedIR, ramps: readonly Layer[]): string {
   const natural = m.train.method === 'natural';
@@ -172,8 +262,9 @@ function trainFunction(m: TrainedIR, ramps: readonly Layer[]): string {
   if (!natural) out.push('    const clean = epoch < cleanEpochs;');
   if (ramps.length) out.push('    if (epoch === cleanEpochs) initRamps(run, schedule(epoch, 0, n, r).eta);');
   const clean = natural ? 'false' : 'clean';
+  const attack = m.train.loss && !natural ? ', trainAttack' : '';
   out.push(
-    `    for (const batch of run.batches(epoch)) run.step(batch, schedule(epoch, batch.step, n, r), ${clean}, trainLoss);`,
+    `    for (const batch of run.batches(epoch)) run.step(batch, schedule(epoch, batch.step, n, r), ${clean}, trainLoss${attack});`,
     `    await run.endEpoch(epoch, ${clean}, schedule(epoch, n, n, r));`,
     '  }',
     '}',

@@ -174,6 +174,10 @@ export const Diag = {
     (from: N, layer: S, eta: N) => `eta_schedule starts at ${from}, but layer '${layer}' has slope ${eta}`,
     'warning',
   ),
+  NaturalWithBoundTerms: def(
+    4009,
+    (what: S) => `${what} needs bounds, but method = natural trains without any`,
+  ),
 
   // VN9xxx: internal errors
   InternalError: def(9001, (message: S) => `internal compiler error: ${message}`),

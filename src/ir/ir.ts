@@ -156,7 +156,43 @@ export interface TrainRecipe {
   readonly valSplit: number;
   /** Relative std of the Gaussian noise on r (paper: 0.01; 0 = off). */
   readonly rNoise: number;
+  /** Weight initialisation; absent = PyTorch's default (`init = pytorch`). */
+  readonly init?: 'ibp';
+  /** Shi et al. 2021's warm-up regularisers; absent = off. */
+  readonly regularizers?: WarmupRegularizers;
+  /** Global gradient-norm clip (Shi et al. 2021: 10); absent = no clipping. */
+  readonly gradClip?: number;
+  /** How the robust loss is formed; absent = the robust cross-entropy of the bounds (paper Eq. 5). */
+  readonly loss?: TrainLossKind;
 }
+
+/**
+ * Shi et al. 2021 (§4.3): during the ε ramp, λ·(1 − ε/ε_max)·(L_tightness + L_relu) is added to the
+ * loss, both computed from the IBP pre-activation bounds of every activation layer, with tolerance τ.
+ */
+export interface WarmupRegularizers {
+  /** λ₀. */
+  readonly lambda: number;
+  /** τ. */
+  readonly tol: number;
+  readonly tightness: boolean;
+  readonly relu: boolean;
+}
+
+/** The PGD attack inside a training step: `steps` signed-gradient steps of `step`·ε from a random start. */
+export interface TrainAttack {
+  readonly steps: number;
+  /** Step size as a fraction of the current ε. */
+  readonly step: number;
+}
+
+/**
+ * `mtl_ibp(alpha)`: (1 − α)·CE(f(x_adv)) + α·CE(−lb) (De Palma et al., ICLR 2024);
+ * `sabr(lambda)`: the bound of the small box B(x_adv, λε) ⊂ B(x, ε) (Müller et al., ICLR 2023).
+ */
+export type TrainLossKind =
+  | ({ readonly kind: 'mtl_ibp'; readonly alpha: number } & TrainAttack)
+  | ({ readonly kind: 'sabr'; readonly lambda: number } & TrainAttack);
 
 export interface VerifyConfig {
   readonly methods: readonly BoundMethod[];

@@ -42,15 +42,17 @@ export function bnAffine(
     const m = tf.moments(x, axes);
     mu = m.mean;
     v = m.variance;
-    const n = x.size / x.shape[x.shape.length - 1]!;
-    const unbiased = n > 1 ? n / (n - 1) : 1;
-    const next = tf.tidy(() => [
-      tf.add(tf.mul(mean, 1 - momentum), tf.mul(mu, momentum)),
-      tf.add(tf.mul(variance, 1 - momentum), tf.mul(v, momentum * unbiased)),
-    ]);
-    mean.assign(next[0]!);
-    variance.assign(next[1]!);
-    tf.dispose(next);
+    if (!o.bnFrozen) {
+      const n = x.size / x.shape[x.shape.length - 1]!;
+      const unbiased = n > 1 ? n / (n - 1) : 1;
+      const next = tf.tidy(() => [
+        tf.add(tf.mul(mean, 1 - momentum), tf.mul(mu, momentum)),
+        tf.add(tf.mul(variance, 1 - momentum), tf.mul(v, momentum * unbiased)),
+      ]);
+      mean.assign(next[0]!);
+      variance.assign(next[1]!);
+      tf.dispose(next);
+    }
   }
   const inv = tf.rsqrt(tf.add(v, eps));
   const scale = (weight ? tf.mul(weight, inv) : inv) as tf.Tensor1D;

@@ -76,6 +76,11 @@ export interface RunOptions {
    * momentum rule, unbiased variance). Absent: evaluation mode, running statistics.
    */
   readonly bnTrain?: boolean;
+  /**
+   * With `bnTrain`: use the batch statistics but leave the running statistics alone (the PGD
+   * attack inside a training step, which must not move them once per attack step).
+   */
+  readonly bnFrozen?: boolean;
 }
 
 export interface BoundOptions extends RunOptions {

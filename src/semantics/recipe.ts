@@ -13,9 +13,11 @@ import type {
   LineStrategy,
   ScheduleShape,
   ThreatIR,
+  TrainLossKind,
   TrainMethod,
   TrainRecipe,
   VerifyConfig,
+  WarmupRegularizers,
 } from '../ir/ir.js';
 import { numel } from '../ir/ir.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
@@ -27,6 +29,7 @@ import type { NetworkFacts } from './network.js';
 import { blockOption, readOptions, valueOption, type Values } from './schema.js';
 import {
   anyNumber,
+  bool,
   SIZE,
   describeExpr,
   didYouMean,
@@ -203,6 +206,72 @@ const etaScheduleSchema = {
   shape: shapeOption('smoothed'),
 };
 
+const regularizerSchema = {
+  lambda: valueOption('lambda', num(NON_NEGATIVE), {
+    default: 0.5,
+    doc: 'λ₀: the terms weigh λ₀·(1 − ε/ε_max) during the ε ramp, nothing after it',
+  }),
+  tol: valueOption('tol', num({ min: 0, max: 1, minOpen: true }), {
+    default: 0.5,
+    doc: 'τ: tolerance of both terms',
+  }),
+  tightness: valueOption('tightness', bool, {
+    default: true,
+    doc: 'L_tightness: penalise interval growth beyond 1/τ per activation layer',
+  }),
+  relu: valueOption('relu', bool, {
+    default: true,
+    doc: 'L_relu: balance active and inactive neurons (mean and variance ratios of their centres)',
+  }),
+};
+
+/** Arguments of the training attack of mtl_ibp and sabr. */
+const attackArgs = (steps: number, step: number) => [
+  argSpec('steps', num(SIZE), { default: steps, doc: 'PGD steps inside each training step' }),
+  argSpec('step', num(POSITIVE), { default: step, doc: 'PGD step size, as a fraction of the current ε' }),
+];
+const lossArgs = {
+  mtl_ibp: [
+    argSpec('alpha', num(UNIT), { default: 0.5, doc: 'α: weight of the bound term' }),
+    ...attackArgs(1, 1.25),
+  ],
+  sabr: [
+    argSpec('lambda', num({ min: 0, max: 1, minOpen: true }), {
+      default: 0.4,
+      doc: 'λ: radius of the small box as a fraction of ε',
+    }),
+    ...attackArgs(8, 0.5),
+  ],
+} as const;
+const LOSS_NAMES = ['robust', ...Object.keys(lossArgs)];
+
+/** `robust`, `mtl_ibp(alpha: 0.5, steps: 1, step: 1.25)` or `sabr(lambda: 0.4, steps: 8, step: 0.5)`. */
+const lossReader: Reader<TrainLossKind | 'robust'> = (e, what, bag) => {
+  const callee = e.kind === 'Call' ? e.callee : e.kind === 'Ident' ? e : undefined;
+  if (callee === undefined) {
+    bag.report(Diag.WrongType, e.span, [
+      what,
+      'robust, mtl_ibp(alpha: ...) or sabr(lambda: ...)',
+      describeExpr(e),
+    ]);
+    return undefined;
+  }
+  if (callee.text === 'robust' && e.kind === 'Ident') return 'robust';
+  if (callee.text !== 'mtl_ibp' && callee.text !== 'sabr') {
+    bag.report(Diag.UnknownValue, callee.span, ['loss', callee.text], {
+      help: [didYouMean(callee.text, LOSS_NAMES), `the losses are: ${LOSS_NAMES.join(', ')}`],
+    });
+    return undefined;
+  }
+  const kind = callee.text;
+  const a = readArgs(kind, lossArgs[kind], e.kind === 'Call' ? e.args : [], e.span, bag, `${kind}(...)`);
+  if (a === undefined) return undefined;
+  const attack = { steps: a.values.get('steps') as number, step: a.values.get('step') as number };
+  return kind === 'mtl_ibp'
+    ? { kind, alpha: a.values.get('alpha') as number, ...attack }
+    : { kind, lambda: a.values.get('lambda') as number, ...attack };
+};
+
 /** The options of the train block. */
 export const trainSchema = {
   dataset: valueOption('dataset', oneOf(DATASETS, 'dataset'), { doc: 'fashion-mnist, mnist or cifar10' }),
@@ -267,6 +336,34 @@ export const trainSchema = {
     default: 0,
     doc: 'relative std of Gaussian noise on ParamRamp r during training (paper: 0.01 for CIFAR)',
   }),
+  init: valueOption('init', oneOf(['pytorch', 'ibp'] as const, 'initialisation'), {
+    default: 'pytorch' as 'pytorch' | 'ibp',
+    doc: "pytorch (PyTorch's default) or ibp (Shi et al. 2021: N(0, 2π/n_in²) for every weight but the last layer's)",
+  }),
+  regularizers: blockOption(
+    'regularizers',
+    regularizerSchema,
+    (v): WarmupRegularizers => ({
+      lambda: v.lambda!,
+      tol: v.tol!,
+      tightness: v.tightness!,
+      relu: v.relu!,
+    }),
+    {
+      optional: true,
+      defaultText: 'none',
+      doc: "Shi et al. 2021's warm-up regularisers: { lambda tol tightness relu }",
+    },
+  ),
+  grad_clip: valueOption('grad_clip', num(POSITIVE), {
+    optional: true,
+    defaultText: 'none',
+    doc: 'clip the global gradient norm to this value (Shi et al. 2021: 10)',
+  }),
+  loss: valueOption('loss', lossReader, {
+    default: 'robust' as TrainLossKind | 'robust',
+    doc: 'robust (CE of the bounds), mtl_ibp(alpha, steps, step) or sabr(lambda, steps, step)',
+  }),
 };
 
 /** The train block, checked against what is known of the network (dataset shape, slopes). */
@@ -297,6 +394,16 @@ export function checkTrain(
   }
   if (v.eta_schedule !== undefined && ctx.slopes !== undefined)
     checkEta(v.eta_schedule, r.spans.eta_schedule!, ctx.slopes, bag);
+  if (v.method === 'natural') {
+    if (v.loss !== undefined && v.loss !== 'robust')
+      bag.report(Diag.NaturalWithBoundTerms, r.valueSpans.loss!, [`loss = ${v.loss.kind}`], {
+        help: ['set method = ibp (or crown-ibp), or remove the loss option'],
+      });
+    if (v.regularizers !== undefined)
+      bag.report(Diag.NaturalWithBoundTerms, r.spans.regularizers!, ['the regularizers block'], {
+        help: ['set method = ibp (or crown-ibp), or remove the regularizers block'],
+      });
+  }
   if (!r.ok) return undefined;
   return recipe(v);
 }
@@ -318,6 +425,11 @@ function recipe(v: Values<typeof trainSchema>): TrainRecipe {
     seed: v.seed!,
     valSplit: v.val_split!,
     rNoise: v.r_noise!,
+    // the newer options appear only when set, so older specs keep their recipe (and generated code)
+    ...(v.init === 'ibp' ? { init: 'ibp' as const } : {}),
+    ...(v.regularizers !== undefined ? { regularizers: v.regularizers } : {}),
+    ...(v.grad_clip !== undefined ? { gradClip: v.grad_clip } : {}),
+    ...(v.loss !== undefined && v.loss !== 'robust' ? { loss: v.loss } : {}),
   };
 }
 

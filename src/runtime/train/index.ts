@@ -14,6 +14,17 @@ export {
 export type { LossParts } from './loss.js';
 export { clampRamp, resetRamp } from './ramp.js';
 export {
+  clipGradients,
+  ibpInit,
+  ibpInitPlan,
+  mtlIbpLoss,
+  sabrBox,
+  trainPgd,
+  warmupRegularizer,
+  warmupWeight,
+  withRegularizer,
+} from './recipes.js';
+export {
   cleanEpochs,
   epsAt,
   etaAt,
@@ -25,4 +36,12 @@ export {
   tiedToEps,
 } from './schedule.js';
 export type { EpochRamp } from './schedule.js';
-export type { Batch, Schedule, StepState, TrainConstants, TrainLoss, TrainRun } from './types.js';
+export type {
+  Batch,
+  Schedule,
+  StepState,
+  TrainAttackFn,
+  TrainConstants,
+  TrainLoss,
+  TrainRun,
+} from './types.js';

@@ -19,7 +19,16 @@ import type { LossParts } from './loss.js';
 import { clampRamp } from './ramp.js';
 import { RunDir, assignParams, paramArrays, type BestSoFar, type EpochRecord } from './rundir.js';
 import { fullEpsEpoch } from './schedule.js';
-import type { Batch, Schedule, StepState, TrainConstants, TrainLoss, TrainRun } from './types.js';
+import { clipGradients, ibpInit } from './recipes.js';
+import type {
+  Batch,
+  Schedule,
+  StepState,
+  TrainAttackFn,
+  TrainConstants,
+  TrainLoss,
+  TrainRun,
+} from './types.js';
 
 /** Batch size of validation, test evaluation and the mean-activation pass (no gradients: larger is fine). */
 const EVAL_BATCH = 500;
@@ -283,6 +292,8 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
       }
       dir.clear();
     }
+    // Shi et al.'s IBP initialisation replaces the fresh weights (a resumed run has loaded its own)
+    if (r.init === 'ibp' && start === 0) ibpInit(params, meta, r.seed);
     dir.removeStaleTemps();
     dir.writeRecipe(record);
     return new TrainSession(o.module, r, params, train, val, dir, adam, start, history, best, out, o.tty);
@@ -328,31 +339,37 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
     }
   }
 
-  step(batch: Batch, s: Schedule, clean: boolean, loss: TrainLoss<P>): void {
+  step(batch: Batch, s: Schedule, clean: boolean, loss: TrainLoss<P>, attack?: TrainAttackFn<P>): void {
     const st: StepState = {
       ...s,
       clean,
       rNoise: clean ? 0 : this.recipe.rNoise,
       noiseSeed: mixSeed(this.recipe.seed, batch.epoch, batch.step),
+      trainEps: this.recipe.trainEps,
     };
+    const adv = attack && !clean ? tf.tidy(() => attack(this.params, batch.x, batch.y, st)) : undefined;
     const list = clean ? this.vars.filter((e) => !e.ramp) : this.vars;
     let stats: tf.Tensor | undefined;
     let bounded = false;
     const { value, grads } = tf.variableGrads(
       () => {
-        const parts = loss(this.params, batch.x, batch.y, st);
+        const parts = loss(this.params, batch.x, batch.y, st, adv);
         bounded = parts.lb !== undefined;
         stats = tf.keep(stepStats(parts, batch.y));
         return parts.loss;
       },
       list.map((e) => e.v),
     );
-    const byIdent: Record<string, tf.Tensor> = {};
+    adv?.dispose();
+    let byIdent: Record<string, tf.Tensor> = {};
     for (const e of list) {
       const g = grads[e.v.name];
       if (g) byIdent[e.ident] = g;
     }
+    const clip = this.recipe.gradClip;
+    if (clip !== undefined) byIdent = clipGradients(byIdent, clip);
     this.adam.apply(this.params, byIdent, s.lr, this.decay);
+    if (clip !== undefined) tf.dispose(Object.values(byIdent));
     for (const e of list) if (e.ramp) clampRamp(e.v);
     tf.dispose([value, ...Object.values(grads)]);
     const prev = this.acc;

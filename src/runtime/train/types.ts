@@ -40,6 +40,8 @@ export interface StepState extends Schedule {
   readonly rNoise: number;
   /** Seed of this step's r noise, derived from (seed, epoch, step) so that resumed runs repeat it. */
   readonly noiseSeed: number;
+  /** ε_max of the ramp (threat.train_eps): the warm-up regularisers weigh λ₀·(1 − ε/ε_max). */
+  readonly trainEps: number;
 }
 
 /** One minibatch of raw inputs (internal layout [B, ...]) and int32 labels [B]. */
@@ -50,8 +52,25 @@ export interface Batch {
   readonly y: tf.Tensor1D;
 }
 
-/** A generated module's loss function. */
-export type TrainLoss<P extends ParamSet> = (p: P, x: tf.Tensor, y: tf.Tensor1D, st: StepState) => LossParts;
+/**
+ * A generated module's loss function; `adv` is the batch's adversarial inputs when the trainer
+ * has an attack (mtl_ibp, sabr), computed before the gradient tape starts.
+ */
+export type TrainLoss<P extends ParamSet> = (
+  p: P,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  st: StepState,
+  adv?: tf.Tensor,
+) => LossParts;
+
+/** A generated module's training attack: adversarial inputs for the batch (raw units, same shape as x). */
+export type TrainAttackFn<P extends ParamSet> = (
+  p: P,
+  x: tf.Tensor,
+  y: tf.Tensor1D,
+  st: StepState,
+) => tf.Tensor;
 
 /**
  * A training run as the generated epoch loop sees it: data, parameters, optimizer, validation and
@@ -68,9 +87,10 @@ export interface TrainRun<P extends ParamSet = ParamSet> {
   batches(epoch: number): Iterable<Batch>;
   /**
    * One optimisation step on `batch`: gradients of `loss` w.r.t. every parameter (r excluded while
-   * `clean`), then Adam at `s.lr`.
+   * `clean`), then Adam at `s.lr`. With `attack` (and not `clean`), the adversarial inputs it
+   * returns are computed first, outside the gradient tape, and handed to `loss`.
    */
-  step(batch: Batch, s: Schedule, clean: boolean, loss: TrainLoss<P>): void;
+  step(batch: Batch, s: Schedule, clean: boolean, loss: TrainLoss<P>, attack?: TrainAttackFn<P>): void;
   /**
    * Per-neuron mean of `acts` over the training split (not shuffled, no noise): each tensor
    * [B, ...] becomes [...]. The caller owns the returned tensors.
