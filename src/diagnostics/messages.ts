@@ -94,6 +94,23 @@ export const Diag = {
     (name: S, node: S) =>
       `layer '${node}' reads '${name}', which is defined after it (inputs come from earlier layers; a network has no cycles)`,
   ),
+  BlockWithoutName: def(2130, () => 'a block needs a name'),
+  BlockNameIsLayer: def(2131, (name: S) => `'${name}' is a layer kind and cannot name a block`),
+  DuplicateBlockDef: def(2132, (name: S) => `block '${name}' is defined twice`),
+  BlockWithoutLayers: def(2133, (name: S) => `block '${name}' has no layers`),
+  BadBlockParam: def(2134, () => 'a block parameter is a name, or `name = default`'),
+  DuplicateBlockParam: def(2135, (name: S) => `block parameter '${name}' is given twice`),
+  BlockInput: def(
+    2136,
+    (name: S, n: N) => `a use of block '${name}' names its one input first (found ${n} input names)`,
+  ),
+  BlockPositional: def(2137, (name: S) => `the parameters of block '${name}' are given by name`),
+  UnknownBlockParam: def(2138, (name: S, param: S) => `block '${name}' has no parameter '${param}'`),
+  MissingBlockParam: def(
+    2139,
+    (name: S, param: S) => `block '${name}' needs a value for its parameter '${param}'`,
+  ),
+  BlockCycle: def(2140, (path: S) => `blocks use each other in a cycle: ${path}`),
   UnusedLayer: def(2114, (name: S) => `the output of layer '${name}' is never used`, 'warning'),
   InputCount: def(
     2115,

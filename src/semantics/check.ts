@@ -13,6 +13,7 @@ import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import { Diag } from '../diagnostics/messages.js';
 import type { Span } from '../diagnostics/source.js';
 import type { Block, Program } from '../syntax/ast.js';
+import { collectBlocks } from './blocks.js';
 import { checkNetwork, countParams } from './network.js';
 import { checkThreat, checkTrain, checkVerify } from './recipe.js';
 import { didYouMean } from './values.js';
@@ -35,11 +36,20 @@ export interface ModuleInfo {
 /** Checks a parsed spec; the IR when no error was reported, else undefined. */
 export function check(program: Program, info: ModuleInfo, bag: DiagnosticBag): ModelIR | undefined {
   const blocks = new Map<string, Block>();
+  // reusable `block NAME { ... }` definitions (any number), expanded inside the network's layers
+  const defs = collectBlocks(
+    program.blocks.filter((b) => b.keyword.text === 'block'),
+    bag,
+  );
   for (const b of program.blocks) {
     const kind = b.keyword.text;
+    if (kind === 'block') continue;
     if (!(kind in BLOCKS)) {
       bag.report(Diag.UnknownBlock, b.keyword.span, [kind], {
-        help: [didYouMean(kind, Object.keys(BLOCKS)), `expected one of: ${Object.keys(BLOCKS).join(', ')}`],
+        help: [
+          didYouMean(kind, [...Object.keys(BLOCKS), 'block']),
+          `expected one of: ${Object.keys(BLOCKS).join(', ')}, block`,
+        ],
       });
       continue;
     }
@@ -72,7 +82,7 @@ export function check(program: Program, info: ModuleInfo, bag: DiagnosticBag): M
 
   const net = blocks.get('network');
   const facts = net
-    ? checkNetwork(net, bag)
+    ? checkNetwork(net, bag, defs)
     : {
         network: undefined,
         input: undefined,

@@ -13,6 +13,7 @@ import { Diag } from '../diagnostics/messages.js';
 import { positionOf, type Span } from '../diagnostics/source.js';
 import type { Block, Entry, Expr } from '../syntax/ast.js';
 import { readArgs, type BoundArgs } from './args.js';
+import { expandLayers, usesBlocks, type BlockDef } from './blocks.js';
 import { LAYER_RULES, unknownKindHelp, type LayerRule } from './layers.js';
 import { nameProblem, paramIdent, suggestIdentifier } from './names.js';
 import { readOptions, valueOption, type Option } from './schema.js';
@@ -172,9 +173,14 @@ export interface NetworkFacts {
   readonly slopes: ReadonlyMap<string, number> | undefined;
 }
 
-/** Checks a network block. */
-export function checkNetwork(block: Block, bag: DiagnosticBag): NetworkFacts {
+/** Checks a network block, with the spec's reusable blocks expanded in its layers. */
+export function checkNetwork(
+  written: Block,
+  bag: DiagnosticBag,
+  defs: ReadonlyMap<string, BlockDef> = new Map(),
+): NetworkFacts {
   const errorsBefore = countErrors(bag);
+  const { block, expanded } = withExpandedLayers(written, defs, bag);
   const name = block.name;
   if (name === undefined)
     bag.report(Diag.MissingNetworkName, block.keyword.span, [], { help: ['write `network my_net { ... }`'] });
@@ -194,7 +200,7 @@ export function checkNetwork(block: Block, bag: DiagnosticBag): NetworkFacts {
     }
   }
   const layers =
-    v.layers && v.input && v.classes ? checkLayers(v.layers, v.input, v.classes, bag) : undefined;
+    expanded && v.layers && v.input && v.classes ? checkLayers(v.layers, v.input, v.classes, bag) : undefined;
   const ok = countErrors(bag) === errorsBefore && name !== undefined && layers !== undefined;
   return {
     network: ok
@@ -212,6 +218,26 @@ export function checkNetwork(block: Block, bag: DiagnosticBag): NetworkFacts {
     classes: v.classes,
     slopes: layers === undefined ? undefined : slopesOf(layers),
   };
+}
+
+/**
+ * The network block with every block instance in its `layers` expanded (unchanged without any);
+ * `expanded` is false when an instance could not be (reported; the layers are then not checked).
+ */
+function withExpandedLayers(
+  block: Block,
+  defs: ReadonlyMap<string, BlockDef>,
+  bag: DiagnosticBag,
+): { readonly block: Block; readonly expanded: boolean } {
+  if (defs.size === 0) return { block, expanded: true };
+  let expanded = true;
+  const entries = block.entries.map((e): Entry => {
+    if (e.kind !== 'NestedBlock' || e.key.text !== 'layers' || !usesBlocks(e.entries, defs)) return e;
+    const r = expandLayers(e.entries, defs, bag);
+    expanded &&= r.ok;
+    return { ...e, entries: r.entries };
+  });
+  return { block: { ...block, entries }, expanded };
 }
 
 function slopesOf(layers: readonly Layer[]): Map<string, number> {
