@@ -24,21 +24,26 @@ export const concat: OpDef = {
         const first = inputs[0]!;
         for (const x of inputs.slice(1)) {
           if (x.shape.length !== first.shape.length) {
-            bag.report(Diag.WrongRank, at, [
-              'concat',
-              first.shape.length === 3 ? 'maps CxHxW like its first input' : 'vectors like its first input',
-              x.from,
-              formatShape(x.shape),
-            ]);
+            bag.report(
+              Diag.WrongRank,
+              at,
+              [
+                'concat',
+                first.shape.length === 3 ? 'maps CxHxW like its first input' : 'vectors like its first input',
+                x.from,
+                formatShape(x.shape),
+              ],
+              { help: ['flatten the maps first to join vectors, or keep both maps'] },
+            );
             return undefined;
           }
           if (x.shape.slice(1).join('x') !== first.shape.slice(1).join('x')) {
-            bag.report(Diag.ConcatShapeMismatch, at, [
-              first.from,
-              formatShape(first.shape),
-              x.from,
-              formatShape(x.shape),
-            ]);
+            bag.report(
+              Diag.ConcatShapeMismatch,
+              at,
+              [first.from, formatShape(first.shape), x.from, formatShape(x.shape)],
+              { help: ['bring both to the same height and width first (a strided conv, pooling or pad)'] },
+            );
             return undefined;
           }
         }

@@ -36,7 +36,9 @@ const constantReader =
       const v = anyNumber(it, what, bag);
       if (v === undefined) return undefined;
       if (nonzero && v === 0) {
-        bag.report(Diag.OutOfRange, it.span, [what, 'non-zero (a divisor)', describeExpr(it)]);
+        bag.report(Diag.OutOfRange, it.span, [what, 'non-zero (a divisor)', describeExpr(it)], {
+          help: ['division by zero is undefined; remove the channel or use another constant'],
+        });
         return undefined;
       }
       out.push(v);
@@ -61,7 +63,9 @@ export function constOp(
 ): { op: Op; outShape: readonly number[] } | undefined {
   const c = input.shape[0]!;
   if (value.length !== 1 && value.length !== c) {
-    bag.report(Diag.ConstantLength, at, [kind, value.length, input.from, formatShape(input.shape), c]);
+    bag.report(Diag.ConstantLength, at, [kind, value.length, input.from, formatShape(input.shape), c], {
+      help: [`for example: ${kind}(${kind === 'div' || kind === 'mul' ? 2 : 0.5}) or a list of ${c} values`],
+    });
     return undefined;
   }
   return { op: { kind, value: [...value] }, outShape: input.shape };

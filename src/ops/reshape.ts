@@ -19,12 +19,12 @@ const targetShape: Reader<Shape> = (e, what, bag) => {
     return undefined;
   }
   if (dims.length !== 1 && dims.length !== 3) {
-    bag.report(Diag.WrongRank, e.span, [
-      'reshape',
-      'a target CxHxW or N',
-      'the target',
-      e.kind === 'ShapeLit' ? e.text : String(dims[0]),
-    ]);
+    bag.report(
+      Diag.WrongRank,
+      e.span,
+      ['reshape', 'a target CxHxW or N', 'the target', e.kind === 'ShapeLit' ? e.text : String(dims[0])],
+      { help: [dims.length === 2 ? `add the channel count: 1x${dims.join('x')}` : 'write CxHxW or N'] },
+    );
     return undefined;
   }
   if (!dims.every((d) => satisfies(d, SIZE))) {
@@ -51,13 +51,14 @@ export const reshape: OpDef = {
       infer(a, [input], at, bag) {
         const shape = a.values.get('shape') as Shape;
         if (numel(shape) !== numel(input!.shape)) {
-          bag.report(Diag.ReshapeSize, a.spans.get('shape') ?? at, [
-            formatShape(shape),
-            numel(shape),
-            input!.from,
-            formatShape(input!.shape),
-            numel(input!.shape),
-          ]);
+          bag.report(
+            Diag.ReshapeSize,
+            a.spans.get('shape') ?? at,
+            [formatShape(shape), numel(shape), input!.from, formatShape(input!.shape), numel(input!.shape)],
+            {
+              help: [`use a target with ${numel(input!.shape)} values, e.g. reshape(${numel(input!.shape)})`],
+            },
+          );
           return undefined;
         }
         return { op: { kind: 'reshape', shape: [...shape] }, outShape: [...shape] };

@@ -20,7 +20,10 @@ const permutation: Reader<Perm> = (e, what, bag) => {
   }
   const v = items.map((it) => (it.kind === 'NumberLit' ? it.value : NaN));
   if (v.length !== 3 || [...v].sort().join() !== '0,1,2') {
-    bag.report(Diag.BadPermutation, e.span, [describeExpr(e)]);
+    const found = v.every((x) => Number.isFinite(x)) ? `[${v.join(', ')}]` : describeExpr(e);
+    bag.report(Diag.BadPermutation, e.span, [found], {
+      help: ['each axis once: [0, 2, 1] swaps height and width, [0, 1, 2] changes nothing'],
+    });
     return undefined;
   }
   return [v[0]!, v[1]!, v[2]!];
@@ -40,12 +43,12 @@ export const transpose: OpDef = {
       doc: 'a permutation of the C, H, W axes of a map (torch.permute)',
       infer(a, [input], at, bag) {
         if (input!.shape.length !== 3) {
-          bag.report(Diag.WrongRank, at, [
-            'transpose',
-            'a CxHxW input',
-            input!.from,
-            formatShape(input!.shape),
-          ]);
+          bag.report(
+            Diag.WrongRank,
+            at,
+            ['transpose', 'a CxHxW input', input!.from, formatShape(input!.shape)],
+            { help: ['a vector has one axis: remove the transpose, or reshape it into a map first'] },
+          );
           return undefined;
         }
         const perm = a.values.get('perm') as Perm;
