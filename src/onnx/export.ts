@@ -244,7 +244,13 @@ export function exportModel(m: ModelIR, params: TorchParams): Uint8Array {
       case 'pad': {
         const [t, bo, le, r] = op.padding;
         const pads = int64(`${out}.pads`, [0, 0, t, le, 0, 0, bo, r]);
-        nodes.push({ name: out, opType: 'Pad', inputs: [x, pads], outputs: [out], attrs: { mode: 'constant' } });
+        nodes.push({
+          name: out,
+          opType: 'Pad',
+          inputs: [x, pads],
+          outputs: [out],
+          attrs: { mode: 'constant' },
+        });
         break;
       }
       case 'concat':

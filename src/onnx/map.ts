@@ -604,8 +604,10 @@ class Mapper {
       this.layerOut.get(src.name) === xv &&
       this.uses(xv) === 1 &&
       this.foldIntoAffine(src, aff.a, aff.b, label)
-    )
+    ) {
+      this.layerOut.set(src.name, n.output);
       return x;
+    }
     // a constant node: the constant must be the same over each channel (feature)
     const C = x.shape[0]!;
     const per = aff.a.length / C;
