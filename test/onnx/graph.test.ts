@@ -11,7 +11,7 @@
  * - an unsupported operator is refused with exit 1, naming the node, its op type and the
  *   supported operators.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
