@@ -114,7 +114,7 @@ export const Diag = {
   UnusedLayer: def(2114, (name: S) => `the output of layer '${name}' is never used`, 'warning'),
   InputCount: def(
     2115,
-    (kind: S, n: N, found: N) => `${kind} takes ${n} input${n === 1 ? '' : 's'}, found ${found}`,
+    (kind: S, n: N | S, found: N) => `${kind} takes ${n} input${n === 1 ? '' : 's'}, found ${found}`,
   ),
 
   // VN22xx: shapes
@@ -156,6 +156,29 @@ export const Diag = {
     2210,
     (kind: S, a: S, sa: S, b: S, sb: S) =>
       `${kind} needs inputs of the same shape, but ${a} is ${sa} and ${b} is ${sb}`,
+  ),
+  ConcatShapeMismatch: def(
+    2221,
+    (a: S, sa: S, b: S, sb: S) =>
+      `concat joins along the first (channel) dimension, so its inputs must agree in the others, but ${a} is ${sa} and ${b} is ${sb}`,
+  ),
+  WrongRank: def(
+    2222,
+    (kind: S, expected: S, from: S, shape: S) => `${kind} needs ${expected}, but ${from} has shape ${shape}`,
+  ),
+  ReshapeSize: def(
+    2223,
+    (target: S, n: N, from: S, shape: S, m: N) =>
+      `reshape to ${target} needs ${n} values, but ${from} has shape ${shape} (${m} values)`,
+  ),
+  ConstantLength: def(
+    2224,
+    (kind: S, n: N, from: S, shape: S, c: N) =>
+      `${kind} has ${n} constant values, but ${from} has shape ${shape}: give 1 value or ${c} (one per channel or feature)`,
+  ),
+  BadPermutation: def(
+    2225,
+    (found: S) => `transpose needs a permutation of the axes [0, 1, 2] (C, H, W), found ${found}`,
   ),
   NormalisationLength: def(
     2208,

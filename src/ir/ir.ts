@@ -38,15 +38,33 @@ export type Op =
       readonly padding: Padding4;
       readonly bias: boolean;
     }
-  | { readonly kind: 'flatten' }
+  /**
+   * `permute`: set by the checker when the flattened vector reaches anything but activations and
+   * dense layers (the runtime then reorders it into C,H,W order; otherwise the dense weight after
+   * it is permuted at load time instead).
+   */
+  | { readonly kind: 'flatten'; readonly permute?: true }
   | { readonly kind: 'relu' }
   | { readonly kind: 'leaky_relu'; readonly slope: number }
   /** ParamRamp(η): per-neuron learnable r (paper-notes §1). `eta` is the spec's (initial) slope. */
   | { readonly kind: 'paramramp'; readonly eta: number }
   /** BatchNorm over channels (or features): eval = affine from running statistics (PyTorch's). */
   | { readonly kind: 'batchnorm'; readonly eps: number; readonly momentum: number; readonly affine: boolean }
-  /** Sum of two nodes of the same shape (residual connections). */
-  | { readonly kind: 'add' }
+  /**
+   * Sum of two nodes of the same shape (residual connections), or (`value`) of one node and a
+   * constant per channel (maps) or feature (vectors), length 1 (a scalar) or C.
+   */
+  | { readonly kind: 'add'; readonly value?: readonly number[] }
+  /** x − c, x·c, x / c by a constant per channel / feature (length 1 or C; c ≠ 0 for div). */
+  | { readonly kind: 'sub'; readonly value: readonly number[] }
+  | { readonly kind: 'mul'; readonly value: readonly number[] }
+  | { readonly kind: 'div'; readonly value: readonly number[] }
+  /** Concatenation of two or more nodes along channels (maps) or features (vectors). */
+  | { readonly kind: 'concat' }
+  /** The same values in C,H,W row-major order, another shape ([C, H, W] or [N]): torch.reshape. */
+  | { readonly kind: 'reshape'; readonly shape: Shape }
+  /** A permutation of the C, H, W axes (torch.permute of the non-batch axes). */
+  | { readonly kind: 'transpose'; readonly perm: readonly [number, number, number] }
   /** Average pooling (count_include_pad, like PyTorch's default); `global` averages the whole map. */
   | {
       readonly kind: 'avgpool';

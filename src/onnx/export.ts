@@ -8,7 +8,14 @@
  * - ParamRamp(η, r) (paper-notes §1) = η·z + (1 − η)·min(relu(z), r) → Relu, Min, Mul, Mul, Add
  *   (just Relu, Min for η = 0), with r clamped ≥ 1e-4 and η at its evaluation value (the η
  *   schedule's end if the recipe has one), as the runtime evaluates it.
- * Node and value names are the layer names; initializers are the PyTorch parameter names.
+ * - batchnorm → BatchNormalization (epsilon; momentum = 1 − PyTorch's when not 0.1; scale 1 and
+ *   bias 0 constants when affine: false); add of two nodes → Add; add/sub/mul/div by a constant →
+ *   Add/Sub/Mul/Div with a constant [] (scalar), [1, C, 1, 1] or [1, N]; avgpool → AveragePool
+ *   (count_include_pad 1), or GlobalAveragePool when the window is the whole unpadded map;
+ *   pad → Pad (pads input, zeros); concat → Concat (axis 1); reshape → Reshape ([1, ...shape]);
+ *   transpose → Transpose ([0, 1 + perm]).
+ * The graph follows the layers' inputs (residual blocks read two values). Node and value names are
+ * the layer names; initializers are the PyTorch parameter names.
  */
 import type { Layer, ModelIR } from '../ir/ir.js';
 import { UserError, fileError } from '../base/errors.js';
@@ -96,9 +103,20 @@ export function exportModel(m: ModelIR, params: TorchParams): Uint8Array {
     });
     cur = 'input_div_std';
   }
+  /** ONNX value of each vnet value: the (normalised) input, then each node's own name. */
+  const valueOf = new Map<string, string>([['input', cur]]);
+  const int64 = (name: string, data: readonly number[]): string => {
+    inits.push({ name, dims: [data.length], data, type: 'int64' });
+    return name;
+  };
+  /** A constant per channel / feature as an ONNX tensor broadcasting over [1, C, H, W] / [1, N]. */
+  const perChannel = (name: string, l: Layer, v: readonly number[]): string =>
+    constant(name, v.length === 1 ? [] : l.inShape.length === 3 ? [1, v.length, 1, 1] : [1, v.length], v);
   for (const l of m.layers) {
     const out = l.name;
     const op = l.op;
+    const ins = l.inputs.map((n) => valueOf.get(n)!);
+    const x = ins[0]!;
     switch (op.kind) {
       case 'dense': {
         const w = param(l, 'dense.weight')!;
@@ -107,7 +125,7 @@ export function exportModel(m: ModelIR, params: TorchParams): Uint8Array {
         nodes.push({
           name: out,
           opType: 'Gemm',
-          inputs: [cur, w.name, ...(b ? [b.name] : [])],
+          inputs: [x, w.name, ...(b ? [b.name] : [])],
           outputs: [out],
           attrs: { transB: 1 },
         });
@@ -121,7 +139,7 @@ export function exportModel(m: ModelIR, params: TorchParams): Uint8Array {
         nodes.push({
           name: out,
           opType: 'Conv',
-          inputs: [cur, w.name, ...(b ? [b.name] : [])],
+          inputs: [x, w.name, ...(b ? [b.name] : [])],
           outputs: [out],
           attrs: {
             kernel_shape: [...op.kernel],
@@ -134,16 +152,17 @@ export function exportModel(m: ModelIR, params: TorchParams): Uint8Array {
         break;
       }
       case 'flatten':
-        nodes.push({ name: out, opType: 'Flatten', inputs: [cur], outputs: [out], attrs: { axis: 1 } });
+        // torch.flatten order = ONNX row-major order, whether or not the runtime gathers
+        nodes.push({ name: out, opType: 'Flatten', inputs: [x], outputs: [out], attrs: { axis: 1 } });
         break;
       case 'relu':
-        nodes.push({ name: out, opType: 'Relu', inputs: [cur], outputs: [out] });
+        nodes.push({ name: out, opType: 'Relu', inputs: [x], outputs: [out] });
         break;
       case 'leaky_relu':
         nodes.push({
           name: out,
           opType: 'LeakyRelu',
-          inputs: [cur],
+          inputs: [x],
           outputs: [out],
           attrs: { alpha: { float: evalSlope(m, op.slope) } },
         });
@@ -157,19 +176,106 @@ export function exportModel(m: ModelIR, params: TorchParams): Uint8Array {
           [1, ...r.shape],
           Array.from(r.data, (v) => Math.max(v, R_MIN)),
         );
-        nodes.push({ name: `${out}_relu`, opType: 'Relu', inputs: [cur], outputs: [`${out}_relu`] });
+        nodes.push({ name: `${out}_relu`, opType: 'Relu', inputs: [x], outputs: [`${out}_relu`] });
         const clipped = eta === 0 ? out : `${out}_min`;
         nodes.push({ name: clipped, opType: 'Min', inputs: [`${out}_relu`, rName], outputs: [clipped] });
         if (eta !== 0) {
           const e = constant(`${out}.eta`, [], [eta]);
           const e1 = constant(`${out}.one_minus_eta`, [], [1 - eta]);
-          nodes.push({ name: `${out}_lin`, opType: 'Mul', inputs: [cur, e], outputs: [`${out}_lin`] });
+          nodes.push({ name: `${out}_lin`, opType: 'Mul', inputs: [x, e], outputs: [`${out}_lin`] });
           nodes.push({ name: `${out}_ramp`, opType: 'Mul', inputs: [clipped, e1], outputs: [`${out}_ramp`] });
           nodes.push({ name: out, opType: 'Add', inputs: [`${out}_lin`, `${out}_ramp`], outputs: [out] });
         }
         break;
       }
+      case 'batchnorm': {
+        // ONNX momentum weighs the running value: 1 − PyTorch's momentum (written only when not 0.1)
+        const C = l.inShape[0]!;
+        const w = param(l, 'bn.weight');
+        const b = param(l, 'bn.bias');
+        const mean = param(l, 'bn.mean')!;
+        const v = param(l, 'bn.var')!;
+        inits.push(...(w ? [w] : []), ...(b ? [b] : []), mean, v);
+        const scale = w?.name ?? constant(`${out}.weight`, [C], new Array<number>(C).fill(1));
+        const bias = b?.name ?? constant(`${out}.bias`, [C], new Array<number>(C).fill(0));
+        nodes.push({
+          name: out,
+          opType: 'BatchNormalization',
+          inputs: [x, scale, bias, mean.name, v.name],
+          outputs: [out],
+          attrs: {
+            epsilon: { float: op.eps },
+            ...(op.momentum === 0.1 ? {} : { momentum: { float: 1 - op.momentum } }),
+          },
+        });
+        break;
+      }
+      case 'add':
+      case 'sub':
+      case 'mul':
+      case 'div': {
+        const opType = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div' }[op.kind];
+        const other = op.value === undefined ? ins[1]! : perChannel(`${out}.value`, l, op.value);
+        nodes.push({ name: out, opType, inputs: [x, other], outputs: [out] });
+        break;
+      }
+      case 'avgpool': {
+        const [t, bo, le, r] = op.padding;
+        const global =
+          op.kernel[0] === l.inShape[1] && op.kernel[1] === l.inShape[2] && op.padding.every((p) => p === 0);
+        nodes.push(
+          global
+            ? { name: out, opType: 'GlobalAveragePool', inputs: [x], outputs: [out] }
+            : {
+                name: out,
+                opType: 'AveragePool',
+                inputs: [x],
+                outputs: [out],
+                attrs: {
+                  kernel_shape: [...op.kernel],
+                  strides: [...op.stride],
+                  pads: [t, le, bo, r],
+                  count_include_pad: 1,
+                },
+              },
+        );
+        break;
+      }
+      case 'pad': {
+        const [t, bo, le, r] = op.padding;
+        const pads = int64(`${out}.pads`, [0, 0, t, le, 0, 0, bo, r]);
+        nodes.push({
+          name: out,
+          opType: 'Pad',
+          inputs: [x, pads],
+          outputs: [out],
+          attrs: { mode: 'constant' },
+        });
+        break;
+      }
+      case 'concat':
+        nodes.push({ name: out, opType: 'Concat', inputs: ins, outputs: [out], attrs: { axis: 1 } });
+        break;
+      case 'reshape': {
+        const shape = int64(`${out}.shape`, [1, ...op.shape]);
+        nodes.push({ name: out, opType: 'Reshape', inputs: [x, shape], outputs: [out] });
+        break;
+      }
+      case 'transpose':
+        nodes.push({
+          name: out,
+          opType: 'Transpose',
+          inputs: [x],
+          outputs: [out],
+          attrs: { perm: [0, ...op.perm.map((p) => p + 1)] },
+        });
+        break;
+      default:
+        throw new UserError(
+          `vnet export: layer '${l.name}' is a ${(op as { kind: string }).kind}, which has no ONNX export yet`,
+        );
     }
+    valueOf.set(l.name, out);
     cur = out;
   }
   return encodeModel({

@@ -7,14 +7,20 @@ import type { OpKind } from '../ir/ir.js';
 import { add } from './add.js';
 import { avgpool } from './avgpool.js';
 import { batchnorm } from './batchnorm.js';
+import { concat } from './concat.js';
 import { conv2d } from './conv2d.js';
+import { div } from './div.js';
 import { dense } from './dense.js';
 import { flatten } from './flatten.js';
 import { leakyRelu } from './leaky_relu.js';
+import { mul } from './mul.js';
 import type { OpDef, OpRule } from './op.js';
 import { pad } from './pad.js';
 import { paramramp } from './paramramp.js';
 import { relu } from './relu.js';
+import { reshape } from './reshape.js';
+import { sub } from './sub.js';
+import { transpose } from './transpose.js';
 
 export const OPS: readonly OpDef[] = [
   dense,
@@ -27,6 +33,12 @@ export const OPS: readonly OpDef[] = [
   add,
   avgpool,
   pad,
+  sub,
+  mul,
+  div,
+  concat,
+  reshape,
+  transpose,
 ];
 
 const byKind = new Map<OpKind, OpDef>(OPS.map((d) => [d.kind, d]));

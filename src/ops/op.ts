@@ -35,8 +35,8 @@ export interface OpRule {
   readonly name: string;
   readonly kind: OpKind;
   readonly args: readonly ArgSpec[];
-  /** Number of inputs the op takes. */
-  readonly arity: number;
+  /** Number of inputs the op takes: exactly n, or [min, max] (max may be Infinity). */
+  readonly arity: number | readonly [number, number];
   /** A correct call, for help lines. */
   readonly example: string;
   readonly doc: string;
@@ -116,7 +116,7 @@ export interface OpDef {
     readonly usesParams: boolean;
   };
   /** A constant config table emitted once per node (`const cfg_<ident>: <type> = <value>`). */
-  config?(l: Layer): { readonly type: string; readonly value: unknown };
+  config?(l: Layer): { readonly type: string; readonly value: unknown } | undefined;
   /**
    * Per-call data of a node (BatchNorm's scale and shift), computed where the node is first met
    * in a pass: an expression given the clean input value (`x`, or 'null' where none is carried).

@@ -55,3 +55,18 @@ export {
 } from './graph.js';
 export { lbpAdd } from './lbp.js';
 export { backSum, backNoConstant } from './back.js';
+export {
+  constAffine,
+  concatValues,
+  ibpConcat,
+  lbpConcat,
+  backConcat,
+  permute,
+  ibpPermute,
+  lbpPermute,
+  backPermute,
+  permutationIndex,
+  type ConstAffineCfg,
+  type ConcatCfg,
+  type PermuteCfg,
+} from './linear-ops.js';

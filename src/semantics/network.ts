@@ -283,6 +283,8 @@ function checkLayers(
   const used = new Set<string>();
   /** For each node: the [C, H, W] map it flattens, while only activations follow the flatten. */
   const flatFrom = new Map<string, Shape>();
+  /** The flatten each entry of flatFrom comes from. */
+  const flatOrigin = new Map<string, string>();
   for (const [i, d] of decls.entries()) {
     const name = names[i]!;
     const inputNames =
@@ -298,8 +300,11 @@ function checkLayers(
         });
     });
     if (!ok || d.args === undefined) return undefined;
-    if (inputNames.length !== d.rule.arity) {
-      bag.report(Diag.InputCount, d.span, [d.rule.name, d.rule.arity, inputNames.length], {
+    const [minIn, maxIn] = typeof d.rule.arity === 'number' ? [d.rule.arity, d.rule.arity] : d.rule.arity;
+    if (inputNames.length < minIn || inputNames.length > maxIn) {
+      const count =
+        minIn === maxIn ? minIn : maxIn === Infinity ? `${minIn} or more` : `${minIn} to ${maxIn}`;
+      bag.report(Diag.InputCount, d.span, [d.rule.name, count, inputNames.length], {
         help: [`for example: ${d.rule.example}`],
       });
       return undefined;
@@ -324,8 +329,13 @@ function checkLayers(
         ? { flattenedFrom }
         : {}),
     }));
-    if (op.kind === 'flatten') flatFrom.set(name, inShapes[0]!);
-    else if (flattenedFrom !== undefined && isActivation(op)) flatFrom.set(name, flattenedFrom);
+    if (op.kind === 'flatten') {
+      flatFrom.set(name, inShapes[0]!);
+      flatOrigin.set(name, name);
+    } else if (flattenedFrom !== undefined && isActivation(op)) {
+      flatFrom.set(name, flattenedFrom);
+      flatOrigin.set(name, flatOrigin.get(inputNames[0]!)!);
+    }
     const pos = positionOf(bag.file, d.span.start);
     const layer: Layer = {
       index: i,
@@ -342,6 +352,8 @@ function checkLayers(
     layers.push(layer);
     byName.set(name, layer);
   }
+  const checked = permuteFlattens(layers, flatOrigin);
+  layers.splice(0, layers.length, ...checked);
   decls.forEach((d, i) => {
     if (i < decls.length - 1 && !used.has(names[i]!))
       bag.report(Diag.UnusedLayer, d.name?.span ?? d.span, [names[i]!], {
@@ -350,6 +362,40 @@ function checkLayers(
   });
   if (!checkOutput(decls, layers, classes, bag) || !checkCollisions(decls, layers, bag)) return undefined;
   return layers;
+}
+
+/**
+ * A flatten's vector stays in the runtime's H,W,C order when only activations and dense layers
+ * read it (the dense weight is permuted at load time: `flattenedFrom`). Where anything else reads
+ * it (add, concat, batchnorm, a constant op, reshape, ...) the flatten becomes `permute` (the
+ * runtime gathers C,H,W order) and no parameter below it is permuted. Maps with one channel or one
+ * position have the same order both ways and are left alone.
+ */
+function permuteFlattens(layers: readonly Layer[], flatOrigin: ReadonlyMap<string, string>): Layer[] {
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const permute = new Set<string>();
+  for (const l of layers)
+    for (const n of l.inputs) {
+      const origin = flatOrigin.get(n);
+      if (origin === undefined || l.op.kind === 'dense' || isActivation(l.op)) continue;
+      const [c, h, w] = byName.get(origin)!.inShape as [number, number, number];
+      if (c > 1 && h * w > 1) permute.add(origin);
+    }
+  if (permute.size === 0) return [...layers];
+  return layers.map((l) => {
+    if (permute.has(l.name)) return { ...l, op: { kind: 'flatten', permute: true } };
+    const origin = flatOrigin.get(l.inputs[0]!);
+    if (l.inputs.length !== 1 || origin === undefined || !permute.has(origin)) return l;
+    return {
+      ...l,
+      params: l.params.map((p) => {
+        if (p.flattenedFrom === undefined) return p;
+        // eslint-disable-next-line @typescript-eslint/no-unused-vars
+        const { flattenedFrom, ...rest } = p;
+        return rest;
+      }),
+    };
+  });
 }
 
 /** Default names, name validity and duplicates. */

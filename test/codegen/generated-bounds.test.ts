@@ -64,6 +64,28 @@ const SPECS: Record<string, string> = {
   }
 }
 threat { norm = linf  train_eps = 0.03  test_eps = [0.03] }`,
+  // the linear graph ops: constants (per channel, per feature, scalar), concat of maps and of
+  // vectors, transpose, reshape (map → map, map → vector, vector → map), flatten read by concat,
+  // add and batchnorm (gathered into C,H,W order)
+  linops: `network gen_linops {
+  input = 2x6x6  domain = [0, 1]  classes = 10
+  layers {
+    n1 = sub([0.4, 0.5])  n2 = div([0.3, -0.2])
+    c1 = conv2d(3, kernel: 3, padding: 1)  r1 = relu
+    c2 = conv2d(n2, 2, kernel: 3, padding: 1)  r2 = leaky_relu(0.1)
+    cat = concat(r1, r2, n2)
+    m1 = mul([1.5, -0.5, 2, 1, 0.5, -1, 0.25])  a1 = add(0.1)
+    t = transpose([0, 2, 1])  c3 = conv2d(4, kernel: 3, stride: 2)  r3 = relu
+    rs = reshape(2x4x2)  c4 = conv2d(3, kernel: [2, 1])  r4 = relu
+    f1 = flatten(r4)  rv = reshape(r3, 16)  v = concat(f1, rv)
+    bn = batchnorm  r5 = relu  fc1 = dense(12)  r6 = relu
+    sv = sub(r6, 0.2)  mv = mul([1, 2, -1, 0.5, 1, 1, -2, 1, 0.3, 1, 1, 4])
+    up = reshape(3x2x2)  cu = conv2d(2, kernel: 1)  r7 = relu  f2 = flatten
+    fc2 = dense(r6, 8)  s = add(f2, fc2)  r8 = paramramp(0.01)
+    out = dense(10)
+  }
+}
+threat { norm = linf  train_eps = 0.05  test_eps = [0.05] }`,
   vector: `network gen_vector {
   input = 20  domain = [0, 1]  classes = 10
   layers {
