@@ -11,10 +11,13 @@ import { conv2d } from './conv2d.js';
 import { dense } from './dense.js';
 import { flatten } from './flatten.js';
 import { leakyRelu } from './leaky_relu.js';
+import { maxpool } from './maxpool.js';
 import type { OpDef, OpRule } from './op.js';
 import { pad } from './pad.js';
 import { paramramp } from './paramramp.js';
 import { relu } from './relu.js';
+import { sigmoid } from './sigmoid.js';
+import { tanh } from './tanh.js';
 
 export const OPS: readonly OpDef[] = [
   dense,
@@ -27,6 +30,9 @@ export const OPS: readonly OpDef[] = [
   add,
   avgpool,
   pad,
+  sigmoid,
+  tanh,
+  maxpool,
 ];
 
 const byKind = new Map<OpKind, OpDef>(OPS.map((d) => [d.kind, d]));

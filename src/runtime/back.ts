@@ -162,7 +162,7 @@ function sampleForms(f: BackState, b: number, N: number): [tf.Tensor2D, tf.Tenso
  * Dense forms over every neuron, shaped [rows or B·rows, ...mapShape], for the steps that need
  * whole layers: per-sample forms joined, kept columns scattered back (exact one-hot products).
  */
-function toDense(f: BackState, mapShape: readonly number[]): BackState & { forms: { kind: 'dense' } } {
+export function toDense(f: BackState, mapShape: readonly number[]): BackState & { forms: { kind: 'dense' } } {
   const F = f.forms;
   const N = numel(mapShape);
   const shaped = (A: tf.Tensor): tf.Tensor => tf.reshape(A, [-1, ...mapShape]);

@@ -588,7 +588,7 @@ function sampleFull(c: Cols, N: number): tf.Tensor2D {
 }
 
 /** The forms of a state as batched forms [B·n0, ...shape] with ρ folded in. */
-function batchedForms(s: LbpState, shape: readonly number[]): { M: tf.Tensor; R: Opt } {
+export function batchedForms(s: LbpState, shape: readonly number[]): { M: tf.Tensor; R: Opt } {
   const B = s.l.shape[0]!;
   const n0 = s.box.n0;
   const N = numel(shape);
