@@ -625,7 +625,9 @@ function sweep(
       const rel = relaxed.make(node, `${ins[0]!}.l`, `${ins[0]!}.u`);
       if (relaxMode === 'keep') w.writeLine(`r.${l.ident} = ${rel};`);
       const lbpRel = relaxMode === 'keep' ? `r.${l.ident}` : rel;
-      w.writeLine(`const s_${l.ident} = ${kind === 'ibp' ? emitOf(l).ibp(node) : relaxed.lbp(node, lbpRel)};`);
+      w.writeLine(
+        `const s_${l.ident} = ${kind === 'ibp' ? emitOf(l).ibp(node) : relaxed.lbp(node, lbpRel)};`,
+      );
       continue;
     }
     if (!opDef(l.op.kind).activation) {

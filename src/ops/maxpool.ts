@@ -45,7 +45,9 @@ export const maxpool: OpDef = {
       name: 'maxpool',
       args: [
         pairText(p.kernel),
-        ...(p.stride[0] === p.kernel[0] && p.stride[1] === p.kernel[1] ? [] : [`stride: ${pairText(p.stride)}`]),
+        ...(p.stride[0] === p.kernel[0] && p.stride[1] === p.kernel[1]
+          ? []
+          : [`stride: ${pairText(p.stride)}`]),
       ],
     };
   },

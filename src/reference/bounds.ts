@@ -67,7 +67,9 @@ function affine(s: AffineStep, ins: readonly Float64Array[]): Float64Array {
 
 /** The value of cell k of every output's window, k < K (arrays of the output size). */
 function cellsOf(s: MaxPoolStep, v: Float64Array): Float64Array[] {
-  return Array.from({ length: s.K }, (_, k) => Float64Array.from({ length: s.n }, (_, o) => v[s.cells[o * s.K + k]!]!));
+  return Array.from({ length: s.K }, (_, k) =>
+    Float64Array.from({ length: s.n }, (_, o) => v[s.cells[o * s.K + k]!]!),
+  );
 }
 
 /** max over each window. */
@@ -196,7 +198,12 @@ interface Interval {
  * max pooling [max l, max u]. `pre` gets the input bounds of every activation, `poolPre` those of
  * every max pooling node (by step index).
  */
-function ibp(steps: readonly Step[], box: Box, pre: Interval[], poolPre = new Map<number, Interval>()): Interval {
+function ibp(
+  steps: readonly Step[],
+  box: Box,
+  pre: Interval[],
+  poolPre = new Map<number, Interval>(),
+): Interval {
   const vals: Interval[] = [{ l: box.lo, u: box.hi }];
   for (const [k, s] of steps.entries()) {
     const ins = s.srcs.map((i) => vals[i]!);

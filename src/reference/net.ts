@@ -81,7 +81,8 @@ export function compile(model: RefModel, params: RefParams, o: RefActOptions = {
     const base = { layer: layer.name, srcs, n };
     if (r.kind === 'alias') return { kind: 'alias', ...base };
     if (r.kind === 'act') return { kind: 'act', ...base, act: r.act };
-    if (r.kind === 'maxpool') return { kind: 'maxpool', ...base, cells: r.cells, K: r.K, nIn: numel(layer.inShape) };
+    if (r.kind === 'maxpool')
+      return { kind: 'maxpool', ...base, cells: r.cells, K: r.K, nIn: numel(layer.inShape) };
     return { kind: 'affine', ...base, W: r.W, b: r.b, nIn: layer.inShapes.map(numel) };
   });
 }

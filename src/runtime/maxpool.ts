@@ -92,7 +92,12 @@ export function unpatch(x: tf.Tensor, cfg: MaxPoolCfg): tf.Tensor4D {
 }
 
 /** The lines of max pooling on the input bounds [l, u] ([B, H, W, C]) for the given strategy. */
-export function maxPoolRelax(l: tf.Tensor, u: tf.Tensor, cfg: MaxPoolCfg, lines: LineStrategy): PoolRelaxation {
+export function maxPoolRelax(
+  l: tf.Tensor,
+  u: tf.Tensor,
+  cfg: MaxPoolCfg,
+  lines: LineStrategy,
+): PoolRelaxation {
   const lP = tf.unstack(patches(l, cfg), 4);
   const uP = tf.unstack(patches(u, cfg), 4);
   const r = maxPoolLines(tfNum, lP, uP, lines);

@@ -75,12 +75,7 @@ function bisect<T>(N: Num<T>, lo0: T, hi0: T, keepHi: boolean, valid: (p: T) => 
 }
 
 /** Lines sL·z + tL ≤ f(z) ≤ sU·z + tU on [l, u] (see the file comment). */
-export function sShapeLines<T>(
-  N: Num<T>,
-  kind: SShape,
-  l: T,
-  u0: T,
-): { sL: T; tL: T; sU: T; tU: T } {
+export function sShapeLines<T>(N: Num<T>, kind: SShape, l: T, u0: T): { sL: T; tL: T; sU: T; tU: T } {
   const u = N.max(u0, N.add(l, U_GUARD));
   const yl = sShape(N, kind, l);
   const yu = sShape(N, kind, u);
