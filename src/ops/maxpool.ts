@@ -29,7 +29,7 @@ export const maxpool: OpDef = {
         if (!needsMap('maxpool', input!, at, bag)) return undefined;
         const kernel = a.values.get('kernel') as Pair;
         const stride = (a.values.get('stride') as Pair | undefined) ?? kernel;
-        const o = windowOutput(input!, kernel, stride, [0, 0, 0, 0], a.spans.get('kernel') ?? at, bag);
+        const o = windowOutput(input!, kernel, stride, [0, 0, 0, 0], a.spans.get('kernel') ?? at, bag, false);
         if (o === undefined) return undefined;
         return {
           op: { kind: 'maxpool', kernel: [kernel[0], kernel[1]], stride: [stride[0], stride[1]] },
