@@ -48,18 +48,16 @@ describe.each(['ibp', 'crown-ibp'])('training %s through sigmoid, tanh and maxpo
       resume: false,
       stream: quiet,
     });
-    const init = mod.initParams(3);
+    const init = mod.initParams(mod.recipe!.seed); // the trainer's own initial parameters
     const before = Object.fromEntries(
       mod.meta.params.map((p) => [p.name, Array.from(init[p.ident]!.dataSync())]),
     );
     await mod.train!(s);
     s.dispose();
     const m = new RunDir(dir).readMetrics();
-    // (no ParamRamp: no clean phase; ε is 0 in epoch 0 and reaches train_eps in epoch 1)
-    expect(m.map((r) => [r.phase, r.eps])).toEqual([
-      ['certified', 0],
-      ['certified', 0.05],
-    ]);
+    // (no ParamRamp: no clean phase; the last epoch trains at train_eps)
+    expect(m.map((r) => r.phase)).toEqual(['certified', 'certified']);
+    expect(m[1]!.eps).toBe(0.05);
     for (const r of m) expect(Number.isFinite(r.loss)).toBe(true);
     expect(Number.isFinite(m[1]!.robustLoss!)).toBe(true);
     const last = readSafetensors(join(dir, 'last.safetensors')).tensors;
