@@ -169,6 +169,21 @@ export function exportModel(m: ModelIR, params: TorchParams): Uint8Array {
         }
         break;
       }
+      case 'sigmoid':
+        nodes.push({ name: out, opType: 'Sigmoid', inputs: [cur], outputs: [out] });
+        break;
+      case 'tanh':
+        nodes.push({ name: out, opType: 'Tanh', inputs: [cur], outputs: [out] });
+        break;
+      case 'maxpool':
+        nodes.push({
+          name: out,
+          opType: 'MaxPool',
+          inputs: [cur],
+          outputs: [out],
+          attrs: { kernel_shape: [...op.kernel], strides: [...op.stride], pads: [0, 0, 0, 0] },
+        });
+        break;
     }
     cur = out;
   }

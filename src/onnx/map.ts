@@ -70,7 +70,8 @@ export interface VNetwork {
 }
 
 /** The layer kinds that vnet's IR has today (for the "not yet" errors). */
-const VNET_LAYERS = 'dense, conv2d, flatten, relu, leaky_relu (and the input normalisation mean/std)';
+const VNET_LAYERS =
+  'dense, conv2d, flatten, relu, leaky_relu, sigmoid, tanh, maxpool (and the input normalisation mean/std)';
 
 const isVectorShape = (s: readonly number[]): boolean => s.filter((d) => d !== 1).length <= 1;
 const imageOf = (s: readonly number[]): number[] | undefined => {
@@ -365,6 +366,12 @@ class Mapper {
         return this.reshape(n, outShape, label);
       case 'Transpose':
         return this.transpose(n, outShape, label);
+      case 'Sigmoid':
+        return this.activation(n, { kind: 'sigmoid' }, label);
+      case 'Tanh':
+        return this.activation(n, { kind: 'tanh' }, label);
+      case 'MaxPool':
+        return this.maxpool(n, label);
       default:
         throw nodeError(
           n,
@@ -527,6 +534,39 @@ class Mapper {
       },
       onnx,
       params,
+    });
+    const o = this.shapeOf(n.output);
+    this.vshape = [o[1]!, o[2]!, o[3]!];
+  }
+
+  /** MaxPool without padding, dilation or ceil_mode (vnet's `maxpool`). */
+  private maxpool(n: GNode, label: string): void {
+    if (n.inputs[0] !== this.cur)
+      throw nodeError(n, n.index, 'the network value must be the input of MaxPool');
+    if (this.pendingPad) throw nodeError(n, n.index, 'a Pad is supported only directly before a Conv');
+    if (this.vshape === undefined) this.decide('image', n);
+    if (this.vshape!.length !== 3) throw nodeError(n, n.index, 'needs an image input');
+    const kernel = attrInts(n, 'kernel_shape');
+    if (!kernel || kernel.length !== 2) throw nodeError(n, n.index, 'needs a 2-D kernel_shape');
+    const strides = attrInts(n, 'strides') ?? [1, 1];
+    const dil = attrInts(n, 'dilations') ?? [1, 1];
+    if (dil.some((d) => d !== 1))
+      throw nodeError(n, n.index, `dilations [${dil.join(', ')}] are not supported by vnet's maxpool`);
+    if (attrInt(n, 'ceil_mode', 0) !== 0)
+      throw nodeError(n, n.index, "ceil_mode = 1 is not supported by vnet's maxpool");
+    const pads = spatialPads(n, this.shapeOf(this.cur).slice(2), kernel, strides, dil);
+    if (pads.some((p) => p !== 0))
+      throw nodeError(
+        n,
+        n.index,
+        `pads [${pads.join(', ')}] are not supported by vnet's maxpool (no padding)`,
+      );
+    this.finishNorm(undefined);
+    this.push({
+      name: this.nextName('maxpool', 'maxpool'),
+      op: { kind: 'maxpool', kernel: [kernel[0]!, kernel[1]!], stride: [strides[0]!, strides[1]!] },
+      onnx: [label],
+      params: [],
     });
     const o = this.shapeOf(n.output);
     this.vshape = [o[1]!, o[2]!, o[3]!];
