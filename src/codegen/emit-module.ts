@@ -91,11 +91,17 @@ class Graph {
   /** Every node is fed by the one before it: today's sequential code (nested `through_`). */
   readonly chain: boolean;
   readonly acts: readonly Layer[];
+  /** Nonlinear nodes other than activations (max pooling): relaxed from their input's bounds. */
+  readonly relaxed: readonly Layer[];
+  /** Activations and relaxed nodes, in topological order: the nodes that need input bounds. */
+  readonly bounded: readonly Layer[];
   readonly auxNodes: readonly Layer[];
   constructor(readonly m: ModelIR) {
     this.byName = new Map(m.layers.map((l) => [l.name, l]));
     this.chain = m.layers.every((_, i) => isLink(m, i));
     this.acts = m.layers.filter((l) => opDef(l.op.kind).activation !== undefined);
+    this.relaxed = m.layers.filter((l) => opDef(l.op.kind).relaxed !== undefined);
+    this.bounded = m.layers.filter((l) => this.acts.includes(l) || this.relaxed.includes(l));
     this.auxNodes = m.layers.filter((l) => opDef(l.op.kind).aux !== undefined);
   }
   /** The node feeding input `k` of `l`, or undefined for the network input. */
@@ -183,7 +189,11 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
         ? 'Bounding lines of each activation, filled layer by layer, and the per-call data.'
         : 'Bounding lines of each activation, filled layer by layer.',
       'type Relax',
-      [...acts.map((l) => `${l.ident}?: rt.ActRelaxation;`), ...(hasAux ? ['readonly aux: Aux;'] : [])],
+      [
+        ...acts.map((l) => `${l.ident}?: rt.ActRelaxation;`),
+        ...g.relaxed.map((l) => `${l.ident}?: ${opDef(l.op.kind).relaxed!.type};`),
+        ...(hasAux ? ['readonly aux: Aux;'] : []),
+      ],
     ),
   );
 
@@ -403,7 +413,7 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
       'Full CROWN: every pre-activation bound by its own backward pass, then the output pass.',
       (w) => {
         w.writeLine(relaxInit);
-        for (const l of acts) {
+        for (const l of g.bounded) {
           const src = g.source(l);
           w.writeLine(layerComment(m, l));
           if (!src) {
@@ -414,8 +424,11 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
               `const b_${l.ident} = rt.crownLayer(box, [${shape.join(', ')}], false, (f) => through_${src.ident}(p, f, r));`,
             );
           }
+          const relaxed = opDef(l.op.kind).relaxed;
           w.writeLine(
-            `r.${l.ident} = rt.relax(a.${l.ident}, b_${l.ident}.lower, b_${l.ident}.upper, lines);`,
+            relaxed
+              ? `r.${l.ident} = ${relaxed.make(g.node(l, [], 'r.aux.'), `b_${l.ident}.lower`, `b_${l.ident}.upper`)};`
+              : `r.${l.ident} = rt.relax(a.${l.ident}, b_${l.ident}.lower, b_${l.ident}.upper, lines);`,
           );
         }
         w.writeLine(`const logits = o.noLogits ? null : forwardCore(p, box.x, a${withO}).logits;`);
@@ -494,6 +507,8 @@ export function emitModule(m: ModelIR, opts: EmitOptions): string {
 /** The CROWN back-step of one node on state `f` (one expression per input). */
 function backExprs(g: Graph, l: Layer, f: string): readonly string[] {
   if (opDef(l.op.kind).activation) return [`rt.backAct(${f}, r.${l.ident}!)`];
+  const relaxed = opDef(l.op.kind).relaxed;
+  if (relaxed) return [relaxed.back(g.node(l, [], 'r.aux.'), f, `r.${l.ident}!`)];
   return emitOf(l).back(g.node(l, [], 'r.aux.'), f);
 }
 
@@ -523,7 +538,9 @@ function chainThrough(g: Graph, body: readonly Layer[]): StatementStructures[] {
  */
 function graphThrough(g: Graph, body: readonly Layer[], lastSrc: Layer | undefined): StatementStructures[] {
   const index = new Map(g.m.layers.map((l, k) => [l.name, k + 1]));
-  const starts = new Set<Layer>([...g.acts.map((l) => g.source(l)), lastSrc].filter((l) => l !== undefined));
+  const starts = new Set<Layer>(
+    [...g.bounded.map((l) => g.source(l)), lastSrc].filter((l) => l !== undefined),
+  );
   const out: StatementStructures[] = [
     {
       kind: StructureKind.Function,
@@ -601,6 +618,18 @@ function sweep(
   for (const l of g.m.layers.slice(0, -1)) {
     const ins = g.inputVars(l, 's_', 's_input');
     w.writeLine(layerComment(g.m, l));
+    const relaxed = opDef(l.op.kind).relaxed;
+    if (relaxed) {
+      // like an activation: lines from the input's bounds, kept for the backward pass
+      const node = g.node(l, ins, aux);
+      const rel = relaxed.make(node, `${ins[0]!}.l`, `${ins[0]!}.u`);
+      if (relaxMode === 'keep') w.writeLine(`r.${l.ident} = ${rel};`);
+      const lbpRel = relaxMode === 'keep' ? `r.${l.ident}` : rel;
+      w.writeLine(
+        `const s_${l.ident} = ${kind === 'ibp' ? emitOf(l).ibp(node) : relaxed.lbp(node, lbpRel)};`,
+      );
+      continue;
+    }
     if (!opDef(l.op.kind).activation) {
       const node = g.node(l, ins, aux);
       w.writeLine(`const s_${l.ident} = ${kind === 'ibp' ? emitOf(l).ibp(node) : emitOf(l).lbp(node)};`);

@@ -73,16 +73,25 @@ export type Op =
       readonly padding: Padding4;
     }
   /** Zero padding of a map: [top, bottom, left, right]. */
-  | { readonly kind: 'pad'; readonly padding: Padding4 };
+  | { readonly kind: 'pad'; readonly padding: Padding4 }
+  /** Sigmoid 1/(1 + e^(−z)), elementwise. */
+  | { readonly kind: 'sigmoid' }
+  /** tanh(z), elementwise. */
+  | { readonly kind: 'tanh' }
+  /** Max pooling over windows of a map (torch.nn.MaxPool2d without padding, dilation 1). */
+  | {
+      readonly kind: 'maxpool';
+      readonly kernel: readonly [number, number];
+      readonly stride: readonly [number, number];
+    };
 
 export type OpKind = Op['kind'];
-export type ActivationOp = Extract<Op, { kind: 'relu' | 'leaky_relu' | 'paramramp' }>;
+export type ActivationOp = Extract<Op, { kind: 'relu' | 'leaky_relu' | 'paramramp' | 'sigmoid' | 'tanh' }>;
 export type OpOf<K extends OpKind> = Extract<Op, { kind: K }>;
 export type AffineOp = Extract<Op, { kind: 'dense' | 'conv2d' }>;
 
-export const ACTIVATION_KINDS: readonly OpKind[] = ['relu', 'leaky_relu', 'paramramp'];
-export const isActivation = (op: Op): op is ActivationOp =>
-  op.kind === 'relu' || op.kind === 'leaky_relu' || op.kind === 'paramramp';
+export const ACTIVATION_KINDS: readonly OpKind[] = ['relu', 'leaky_relu', 'paramramp', 'sigmoid', 'tanh'];
+export const isActivation = (op: Op): op is ActivationOp => ACTIVATION_KINDS.includes(op.kind);
 export const isAffine = (op: Op): op is AffineOp => op.kind === 'dense' || op.kind === 'conv2d';
 
 /** How a parameter is stored in PyTorch; decides the conversion to the runtime layout. */

@@ -270,6 +270,21 @@ export function exportModel(m: ModelIR, params: TorchParams): Uint8Array {
           attrs: { perm: [0, ...op.perm.map((p) => p + 1)] },
         });
         break;
+      case 'sigmoid':
+        nodes.push({ name: out, opType: 'Sigmoid', inputs: [x], outputs: [out] });
+        break;
+      case 'tanh':
+        nodes.push({ name: out, opType: 'Tanh', inputs: [x], outputs: [out] });
+        break;
+      case 'maxpool':
+        nodes.push({
+          name: out,
+          opType: 'MaxPool',
+          inputs: [x],
+          outputs: [out],
+          attrs: { kernel_shape: [...op.kernel], strides: [...op.stride], pads: [0, 0, 0, 0] },
+        });
+        break;
       default:
         throw new UserError(
           `vnet export: layer '${l.name}' is a ${(op as { kind: string }).kind}, which has no ONNX export yet`,

@@ -83,7 +83,7 @@ export interface VNetwork {
 
 /** The ONNX operators this mapping turns into vnet nodes (for the "not yet" errors). */
 const MAPPED =
-  'Gemm, MatMul, Add, Sub, Mul, Div, Relu, LeakyRelu, Conv, BatchNormalization, AveragePool, GlobalAveragePool, Pad, Flatten, Reshape, Transpose, Concat, Squeeze, Unsqueeze (and Constant, Identity, Dropout)';
+  'Gemm, MatMul, Add, Sub, Mul, Div, Relu, LeakyRelu, Sigmoid, Tanh, Conv, BatchNormalization, AveragePool, GlobalAveragePool, MaxPool, Pad, Flatten, Reshape, Transpose, Concat, Squeeze, Unsqueeze (and Constant, Identity, Dropout)';
 
 const isVectorShape = (s: readonly number[]): boolean => s.filter((d) => d !== 1).length <= 1;
 const imageOf = (s: readonly number[]): number[] | undefined => {
@@ -523,6 +523,12 @@ class Mapper {
         return out(this.reshape(n, label));
       case 'Transpose':
         return out(this.transpose(n, label));
+      case 'Sigmoid':
+        return out(this.activation(n, { kind: 'sigmoid' }, label));
+      case 'Tanh':
+        return out(this.activation(n, { kind: 'tanh' }, label));
+      case 'MaxPool':
+        return out(this.maxpool(n, label));
       default:
         throw nodeError(n, n.index, `vnet's importer has no mapping for ${n.opType} yet; it maps ${MAPPED}`, [
           supportedHelp(),
@@ -864,6 +870,34 @@ class Mapper {
       outShape,
     );
   }
+
+  /** MaxPool without padding, dilation or ceil_mode (vnet's `maxpool`). */
+  private maxpool(n: GNode, label: string): VVal {
+    const x = this.input(n);
+    if (x.shape.length !== 3) throw nodeError(n, n.index, 'needs an image input');
+    const kernel = attrInts(n, 'kernel_shape');
+    if (!kernel || kernel.length !== 2) throw nodeError(n, n.index, 'needs a 2-D kernel_shape');
+    const strides = attrInts(n, 'strides') ?? [1, 1];
+    const dil = attrInts(n, 'dilations') ?? [1, 1];
+    if (dil.some((d) => d !== 1))
+      throw nodeError(n, n.index, `dilations [${dil.join(', ')}] are not supported by vnet's maxpool`);
+    if (attrInt(n, 'ceil_mode', 0) !== 0)
+      throw nodeError(n, n.index, "ceil_mode = 1 is not supported by vnet's maxpool");
+    const pads = spatialPads(n, this.shapeOf(this.data(n)[0]!).slice(2), kernel, strides, dil);
+    if (pads.some((q) => q !== 0))
+      throw nodeError(n, n.index, `pads [${pads.join(', ')}] are not supported by vnet's maxpool (no padding)`);
+    const o = this.shapeOf(n.output);
+    return this.push(
+      {
+        op: { kind: 'maxpool', kernel: [kernel[0]!, kernel[1]!], stride: [strides[0]!, strides[1]!] },
+        onnx: [label],
+        params: [],
+      },
+      [x],
+      [o[1]!, o[2]!, o[3]!],
+    );
+  }
+
 
   private pad(n: GNode, label: string): void {
     const mode = (n.attrs.get('mode') as string | undefined) ?? 'constant';

@@ -129,7 +129,8 @@ export function needsMap(op: string, input: LayerInput, at: Span, bag: Diagnosti
 
 /**
  * Output size of a window of `kernel` moved by `stride` over an h×w map padded by `pad`;
- * undefined (reported) when the window does not fit.
+ * undefined (reported) when the window does not fit (`padded`: the op takes padding, so the help
+ * may suggest more).
  */
 export function windowOutput(
   input: LayerInput,
@@ -138,13 +139,16 @@ export function windowOutput(
   pad: Padding4,
   at: Span,
   bag: DiagnosticBag,
+  padded = true,
 ): Pair | undefined {
   const [, h, w] = input.shape as [number, number, number];
   const ph = h + pad[0] + pad[1];
   const pw = w + pad[2] + pad[3];
   if (kernel[0] > ph || kernel[1] > pw) {
     bag.report(Diag.KernelTooLarge, at, [formatShape(kernel), `${ph}x${pw}`], {
-      help: [`${input.from} is ${formatShape(input.shape)}; use a smaller kernel or more padding`],
+      help: [
+        `${input.from} is ${formatShape(input.shape)}; use a smaller kernel${padded ? ' or more padding' : ''}`,
+      ],
     });
     return undefined;
   }

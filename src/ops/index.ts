@@ -14,6 +14,7 @@ import { dense } from './dense.js';
 import { flatten } from './flatten.js';
 import { leakyRelu } from './leaky_relu.js';
 import { mul } from './mul.js';
+import { maxpool } from './maxpool.js';
 import type { OpDef, OpRule } from './op.js';
 import { pad } from './pad.js';
 import { paramramp } from './paramramp.js';
@@ -21,6 +22,8 @@ import { relu } from './relu.js';
 import { reshape } from './reshape.js';
 import { sub } from './sub.js';
 import { transpose } from './transpose.js';
+import { sigmoid } from './sigmoid.js';
+import { tanh } from './tanh.js';
 
 export const OPS: readonly OpDef[] = [
   dense,
@@ -39,6 +42,9 @@ export const OPS: readonly OpDef[] = [
   concat,
   reshape,
   transpose,
+  sigmoid,
+  tanh,
+  maxpool,
 ];
 
 const byKind = new Map<OpKind, OpDef>(OPS.map((d) => [d.kind, d]));

@@ -67,7 +67,12 @@ export interface RefActOptions {
 export type RefOp =
   | { readonly kind: 'alias' }
   | { readonly kind: 'linear'; readonly W: readonly Float64Array[]; readonly b: Float64Array }
-  | { readonly kind: 'act'; readonly act: ActParams<Float64Array> };
+  | { readonly kind: 'act'; readonly act: ActParams<Float64Array> }
+  /**
+   * Max over windows: output o is the max of the inputs `cells[o·K + k]`, k < K (flattened C,H,W
+   * indices); relaxed by src/runtime/maxpool-lines.ts.
+   */
+  | { readonly kind: 'maxpool'; readonly cells: Int32Array; readonly K: number };
 
 /** What an op's emitter gets: the node and the generated names around it. */
 export interface EmitNode {
@@ -124,6 +129,22 @@ export interface OpDef {
   readonly aux?: { readonly type: string; expr(e: EmitNode, x: string): string };
   /** Linear ops only: the emitter skips nothing, but the forward sweeps need no relaxation. */
   readonly emit?: OpEmit;
+  /**
+   * Nonlinear ops that are not elementwise activations (max pooling): like an activation, the
+   * node gets a relaxation from the bounds of its input (kept in `Relax` for the backward pass;
+   * full CROWN bounds that input by its own backward pass), and its LBP and CROWN steps use it
+   * instead of `emit.lbp` / `emit.back`. `emit.forward` and `emit.ibp` stay as for linear ops.
+   */
+  readonly relaxed?: {
+    /** The runtime type of the relaxation. */
+    readonly type: string;
+    /** The relaxation from the input's bounds `l`, `u` (the line strategy is the variable `lines`). */
+    make(e: EmitNode, l: string, u: string): string;
+    /** LBP state from the input state and the relaxation. */
+    lbp(e: EmitNode, rel: string): string;
+    /** CROWN: the backward state of the input, given the node's backward state and relaxation. */
+    back(e: EmitNode, f: string, rel: string): string;
+  };
 }
 
 /** An op's data, narrowed (ops check their own kind). */

@@ -9,12 +9,14 @@
  */
 import type { BoundMethod, LineStrategy } from '../ir/ir.js';
 import { activate, boundLines, type Lines } from '../runtime/lines.js';
+import { maxPoolLines, type PoolLines } from '../runtime/maxpool-lines.js';
 import { f64Num } from '../runtime/num.js';
 import {
   compile,
   normalizeInPlace,
   valueSizes,
   type AffineStep,
+  type MaxPoolStep,
   type RefActOptions,
   type RefModel,
   type RefParams,
@@ -63,13 +65,34 @@ function affine(s: AffineStep, ins: readonly Float64Array[]): Float64Array {
   return out;
 }
 
+/** The value of cell k of every output's window, k < K (arrays of the output size). */
+function cellsOf(s: MaxPoolStep, v: Float64Array): Float64Array[] {
+  return Array.from({ length: s.K }, (_, k) =>
+    Float64Array.from({ length: s.n }, (_, o) => v[s.cells[o * s.K + k]!]!),
+  );
+}
+
+/** max over each window. */
+function poolMax(s: MaxPoolStep, v: Float64Array): Float64Array {
+  const out = new Float64Array(s.n).fill(-Infinity);
+  for (let o = 0; o < s.n; o++)
+    for (let k = 0; k < s.K; k++) out[o] = Math.max(out[o]!, v[s.cells[o * s.K + k]!]!);
+  return out;
+}
+
 /** Every value of the graph for one normalised input: [input, node 0, node 1, …]. */
 function values(steps: readonly Step[], x: Float64Array): Float64Array[] {
   const vals = [x];
   for (const s of steps) {
     const ins = s.srcs.map((i) => vals[i]!);
     vals.push(
-      s.kind === 'alias' ? ins[0]! : s.kind === 'act' ? activate(f64Num, s.act, ins[0]!) : affine(s, ins),
+      s.kind === 'alias'
+        ? ins[0]!
+        : s.kind === 'act'
+          ? activate(f64Num, s.act, ins[0]!)
+          : s.kind === 'maxpool'
+            ? poolMax(s, ins[0]!)
+            : affine(s, ins),
     );
   }
   return vals;
@@ -170,13 +193,28 @@ interface Interval {
   readonly u: Float64Array;
 }
 
-/** IBP (main-text Eq. 2): l' = b + Σ W⁺l + W⁻u, u' = b + Σ W⁺u + W⁻l; activations [σ(l), σ(u)]. */
-function ibp(steps: readonly Step[], box: Box, pre: Interval[]): Interval {
+/**
+ * IBP (main-text Eq. 2): l' = b + Σ W⁺l + W⁻u, u' = b + Σ W⁺u + W⁻l; activations [σ(l), σ(u)],
+ * max pooling [max l, max u]. `pre` gets the input bounds of every activation, `poolPre` those of
+ * every max pooling node (by step index).
+ */
+function ibp(
+  steps: readonly Step[],
+  box: Box,
+  pre: Interval[],
+  poolPre = new Map<number, Interval>(),
+): Interval {
   const vals: Interval[] = [{ l: box.lo, u: box.hi }];
-  for (const s of steps) {
+  for (const [k, s] of steps.entries()) {
     const ins = s.srcs.map((i) => vals[i]!);
     if (s.kind === 'alias') {
       vals.push(ins[0]!);
+      continue;
+    }
+    if (s.kind === 'maxpool') {
+      const { l, u } = ins[0]!;
+      poolPre.set(k, { l, u });
+      vals.push({ l: poolMax(s, l), u: poolMax(s, u) });
       continue;
     }
     if (s.kind === 'act') {
@@ -242,17 +280,46 @@ interface Form {
  * concretized after every affine node; activations scale rows by the line slopes computed on
  * those bounds.
  */
-function lbp(steps: readonly Step[], box: Box, lines: LineStrategy, pre: Interval[]): Interval {
+function lbp(
+  steps: readonly Step[],
+  box: Box,
+  lines: LineStrategy,
+  pre: Interval[],
+  poolPre = new Map<number, Interval>(),
+): Interval {
   const n0 = box.lo.length;
   const I = new Float64Array(n0 * n0);
   for (let i = 0; i < n0; i++) I[i * n0 + i] = 1;
   const forms: Form[] = [
     { AL: I, AU: I, bL: new Float64Array(n0), bU: new Float64Array(n0), cur: { l: box.lo, u: box.hi } },
   ];
-  for (const s of steps) {
+  for (const [k, s] of steps.entries()) {
     const ins = s.srcs.map((i) => forms[i]!);
     if (s.kind === 'alias') {
       forms.push(ins[0]!);
+      continue;
+    }
+    if (s.kind === 'maxpool') {
+      // lower form Σ aL_k·(lower form of cell k) + cL, upper likewise (coefficients ≥ 0)
+      const f = ins[0]!;
+      poolPre.set(k, f.cur);
+      const ln = maxPoolLines(f64Num, cellsOf(s, f.cur.l), cellsOf(s, f.cur.u), lines);
+      const AL = new Float64Array(s.n * n0);
+      const AU = new Float64Array(s.n * n0);
+      const bL = ln.cL.slice();
+      const bU = ln.cU.slice();
+      for (let o = 0; o < s.n; o++)
+        for (let q = 0; q < s.K; q++) {
+          const cell = s.cells[o * s.K + q]!;
+          const [al, au] = [ln.aL[q]![o]!, ln.aU[q]![o]!];
+          bL[o]! += al * f.bL[cell]!;
+          bU[o]! += au * f.bU[cell]!;
+          for (let i = 0; i < n0; i++) {
+            AL[o * n0 + i]! += al * f.AL[cell * n0 + i]!;
+            AU[o * n0 + i]! += au * f.AU[cell * n0 + i]!;
+          }
+        }
+      forms.push({ AL, AU, bL, bU, cur: { l: poolMax(s, f.cur.l), u: poolMax(s, f.cur.u) } });
       continue;
     }
     if (s.kind === 'act') {
@@ -322,6 +389,7 @@ function backward(
   c0: Float64Array,
   rel: Map<number, Lines<Float64Array>>,
   box: Box,
+  poolRel: ReadonlyMap<number, PoolLines<Float64Array>> = new Map(),
 ): Interval {
   const m = c0.length;
   const n0 = box.lo.length;
@@ -356,6 +424,22 @@ function backward(
             }
           give(s.srcs[q]!, nA);
         });
+        continue;
+      }
+      if (s.kind === 'maxpool') {
+        // lower side: a ≥ 0 takes the lower line, a < 0 the upper one (the reverse above)
+        const ln = poolRel.get(k)!;
+        const nA = new Float64Array(m * s.nIn);
+        for (let j = 0; j < m; j++)
+          for (let o = 0; o < n; o++) {
+            const a = A[j * n + o]!;
+            if (a === 0) continue;
+            const useL = a >= 0 !== upper;
+            const [coef, cst] = useL ? [ln.aL, ln.cL] : [ln.aU, ln.cU];
+            c[j]! += a * cst[o]!;
+            for (let q = 0; q < s.K; q++) nA[j * s.nIn + s.cells[o * s.K + q]!]! += a * coef[q]![o]!;
+          }
+        give(s.srcs[0]!, nA);
         continue;
       }
       const ln = rel.get(k)!;
@@ -393,28 +477,32 @@ function boundOne(
   if (method === 'ibp') return ibp(folded, box, pre);
   if (method === 'lbp') return lbp(folded, box, lines, pre);
   const rel = new Map<number, Lines<Float64Array>>();
+  const poolRel = new Map<number, PoolLines<Float64Array>>();
   const relaxAt = (k: number, b: Interval): void => {
     const s = steps[k]!;
     if (s.kind === 'act') rel.set(k, boundLines(f64Num, s.act, b.l, b.u, lines));
+    if (s.kind === 'maxpool') poolRel.set(k, maxPoolLines(f64Num, cellsOf(s, b.l), cellsOf(s, b.u), lines));
   };
   if (method === 'crown') {
     steps.forEach((s, k) => {
-      if (s.kind !== 'act') return;
+      if (s.kind !== 'act' && s.kind !== 'maxpool') return;
       const v = s.srcs[0]!;
       const n = sizes[v]!;
-      const b = backward(steps, v, identity(n), new Float64Array(n), rel, box);
-      pre.push(b);
+      const b = backward(steps, v, identity(n), new Float64Array(n), rel, box, poolRel);
+      if (s.kind === 'act') pre.push(b);
       relaxAt(k, b);
     });
   } else {
-    if (method === 'crown-ibp') ibp(folded, box, pre);
-    else lbp(folded, box, lines, pre);
+    const poolPre = new Map<number, Interval>();
+    if (method === 'crown-ibp') ibp(folded, box, pre, poolPre);
+    else lbp(folded, box, lines, pre, poolPre);
     let i = 0;
     steps.forEach((s, k) => {
       if (s.kind === 'act') relaxAt(k, pre[i++]!);
+      if (s.kind === 'maxpool') relaxAt(k, poolPre.get(k)!);
     });
   }
-  return backward(folded, folded.length, identity(C.length), new Float64Array(C.length), rel, box);
+  return backward(folded, folded.length, identity(C.length), new Float64Array(C.length), rel, box, poolRel);
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
  * The float64 reference's view of a network: the IR's DAG lowered, in PyTorch layout (C,H,W
  * flattening, weights [out, in]), to one step per node: the identity (flatten), an affine map of
- * the node's inputs (convolutions, pooling, padding, BatchNorm and add expanded to full matrices)
- * or an elementwise activation. Each op's lowering is its `ref` rule in src/ops/<kind>.ts; this
+ * the node's inputs (convolutions, pooling, padding, BatchNorm and add expanded to full matrices),
+ * an elementwise activation, or a max over windows (max pooling). Each op's lowering is its `ref` rule in src/ops/<kind>.ts; this
  * file only wires values: value 0 is the (normalised) network input, value k + 1 the output of
  * node k. Written independently of the tfjs runtime (plain loops), sharing only the activation
  * and line tables.
@@ -46,7 +46,16 @@ export interface ActStep extends StepBase {
   readonly act: ActParams<Float64Array>;
 }
 
-export type Step = AliasStep | AffineStep | ActStep;
+export interface MaxPoolStep extends StepBase {
+  readonly kind: 'maxpool';
+  /** Input index of cell k of output o at o·K + k. */
+  readonly cells: Int32Array;
+  readonly K: number;
+  /** Input size. */
+  readonly nIn: number;
+}
+
+export type Step = AliasStep | AffineStep | ActStep | MaxPoolStep;
 
 /** Lower a model and its parameters to one step per node, in topological order. */
 export function compile(model: RefModel, params: RefParams, o: RefActOptions = {}): Step[] {
@@ -72,6 +81,8 @@ export function compile(model: RefModel, params: RefParams, o: RefActOptions = {
     const base = { layer: layer.name, srcs, n };
     if (r.kind === 'alias') return { kind: 'alias', ...base };
     if (r.kind === 'act') return { kind: 'act', ...base, act: r.act };
+    if (r.kind === 'maxpool')
+      return { kind: 'maxpool', ...base, cells: r.cells, K: r.K, nIn: numel(layer.inShape) };
     return { kind: 'affine', ...base, W: r.W, b: r.b, nIn: layer.inShapes.map(numel) };
   });
 }

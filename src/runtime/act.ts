@@ -42,6 +42,16 @@ export function relu(): ActSpec {
   return { kind: 'relu' };
 }
 
+/** Sigmoid 1/(1 + e^(−z)). */
+export function sigmoidAct(): ActSpec {
+  return { kind: 'sigmoid' };
+}
+
+/** tanh(z). */
+export function tanhAct(): ActSpec {
+  return { kind: 'tanh' };
+}
+
 /** LeakyReLU with the spec's slope, or `o.eta` when set (η schedule, evaluation at η_end). */
 export function leakyRelu(slope: number, o: RunOptions = {}): ActSpec {
   return { kind: 'leaky_relu', slope: slopeOf(slope, o) };

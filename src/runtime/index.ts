@@ -19,7 +19,16 @@ export {
   type Lines,
   type RampCase,
 } from './lines.js';
-export { relu, leakyRelu, paramRamp, actForward, relax, type ActRelaxation } from './act.js';
+export {
+  relu,
+  leakyRelu,
+  paramRamp,
+  sigmoidAct,
+  tanhAct,
+  actForward,
+  relax,
+  type ActRelaxation,
+} from './act.js';
 export { inputBox, normalize, marginSpec } from './input.js';
 export { dense, conv2d, flatten, convPad, denseOp, convOp, type LinOp } from './affine.js';
 export { ibpInput, ibpDense, ibpConv2d, ibpFlatten, ibpAct, ibpLast, type IbpState } from './ibp.js';
@@ -70,3 +79,14 @@ export {
   type ConcatCfg,
   type PermuteCfg,
 } from './linear-ops.js';
+export {
+  maxPool,
+  ibpMaxPool,
+  maxPoolRelax,
+  lbpMaxPool,
+  backMaxPool,
+  type MaxPoolCfg,
+  type PoolRelaxation,
+} from './maxpool.js';
+export { maxPoolLines, type PoolLines } from './maxpool-lines.js';
+export { sShapeLines, S_BISECT_STEPS } from './sigmoid-lines.js';

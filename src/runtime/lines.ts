@@ -18,12 +18,15 @@
  */
 import type { LineStrategy } from '../ir/ir.js';
 import type { Num, Val } from './num.js';
+import { sShape, sShapeLines } from './sigmoid-lines.js';
 
 /** An activation with its parameters resolved (η as a number, r per neuron as an array). */
 export type ActParams<T> =
   | { readonly kind: 'relu' }
   | { readonly kind: 'leaky_relu'; readonly slope: number }
-  | { readonly kind: 'paramramp'; readonly eta: number; readonly r: T };
+  | { readonly kind: 'paramramp'; readonly eta: number; readonly r: T }
+  | { readonly kind: 'sigmoid' }
+  | { readonly kind: 'tanh' };
 
 /** Bounding lines sL·z + tL ≤ σ(z) ≤ sU·z + tU. `tLZero`: tL is identically 0 by construction. */
 export interface Lines<T> {
@@ -49,10 +52,16 @@ export function activate<T>(N: Num<T>, a: ActParams<T>, z: T): T {
       return N.leaky(z, a.slope);
     case 'paramramp':
       return N.sub(N.leaky(z, a.eta), N.mul(N.relu(N.sub(z, a.r)), 1 - a.eta));
+    case 'sigmoid':
+    case 'tanh':
+      return sShape(N, a.kind, z);
   }
 }
 
-/** Bounding lines of σ on [l, u] for one strategy (paper-notes §2.1, §2.2). */
+/**
+ * Bounding lines of σ on [l, u] for one strategy (paper-notes §2.1, §2.2). Sigmoid and tanh have
+ * one relaxation (CROWN's tangent/secant lines) for `tight` and `adaptive`; `constant` is IBP.
+ */
 export function boundLines<T>(N: Num<T>, a: ActParams<T>, l: T, u: T, strategy: LineStrategy): Lines<T> {
   if (strategy === 'constant') {
     // Exactly IBP: h^L = σ(l), h^U = σ(u), slopes 0 (uses the unguarded u).
@@ -67,6 +76,10 @@ export function boundLines<T>(N: Num<T>, a: ActParams<T>, l: T, u: T, strategy: 
       return leakyLines(N, a.slope, l, u, adaptive);
     case 'paramramp':
       return rampLines(N, a.eta, a.r, l, u, adaptive);
+    case 'sigmoid':
+    case 'tanh':
+      // tangent/secant lines (sigmoid-lines.ts) for tight and adaptive alike
+      return { ...sShapeLines(N, a.kind, l, u), tLZero: false };
   }
 }
 

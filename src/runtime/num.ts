@@ -27,6 +27,10 @@ export interface Num<T> {
   ge(a: Val<T>, b: Val<T>): T;
   /** Zeros shaped like a (no gradient). */
   zeros(a: T): T;
+  /** 1/(1 + e^(−a)). */
+  sigmoid(a: T): T;
+  /** tanh(a). */
+  tanh(a: T): T;
 }
 
 /**
@@ -46,6 +50,8 @@ export const tfNum: Num<tf.Tensor> = {
   gt: (a, b) => tf.step(tf.sub(a, b)),
   ge: (a, b) => tf.sub(1, tf.step(tf.sub(b, a))),
   zeros: (a) => tf.zerosLike(a),
+  sigmoid: (a) => tf.sigmoid(a),
+  tanh: (a) => tf.tanh(a),
 };
 
 function zip(a: Val<Float64Array>, b: Val<Float64Array>, f: (x: number, y: number) => number): Float64Array {
@@ -72,4 +78,6 @@ export const f64Num: Num<Float64Array> = {
   gt: (a, b) => zip(a, b, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : x > y ? 1 : 0)),
   ge: (a, b) => zip(a, b, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : x >= y ? 1 : 0)),
   zeros: (a) => new Float64Array(a.length),
+  sigmoid: (a) => a.map((x) => 1 / (1 + Math.exp(-x))),
+  tanh: (a) => a.map((x) => Math.tanh(x)),
 };

@@ -47,7 +47,9 @@ export interface DenseCfg {
 export type ActSpec =
   | { readonly kind: 'relu' }
   | { readonly kind: 'leaky_relu'; readonly slope: number }
-  | { readonly kind: 'paramramp'; readonly eta: number; readonly r: tf.Tensor };
+  | { readonly kind: 'paramramp'; readonly eta: number; readonly r: tf.Tensor }
+  | { readonly kind: 'sigmoid' }
+  | { readonly kind: 'tanh' };
 
 /** Bounding lines of an activation over [l, u]: sL·z + tL ≤ σ(z) ≤ sU·z + tU. All slopes ≥ 0. */
 export interface Relaxation {

@@ -20,10 +20,12 @@ const ALIASES: Readonly<Record<string, string>> = {
   avgpool2d: 'avgpool',
   adaptive_avgpool: 'global_avgpool',
   zeropad: 'pad',
+  max_pool: 'maxpool',
+  maxpool2d: 'maxpool',
 };
 
 /** Operators vnet v1 does not have (help says so instead of suggesting a near name). */
-const UNSUPPORTED = new Set(['maxpool', 'max_pool', 'maxpool2d', 'dropout', 'softmax', 'sigmoid', 'tanh']);
+const UNSUPPORTED = new Set(['dropout', 'softmax']);
 
 /** Help for an unknown layer kind. */
 export function unknownKindHelp(kind: string): string | undefined {

@@ -187,6 +187,8 @@ function actSpec(net: TestNet, l: Layer, o: rt.RunOptions): rt.ActSpec {
   const op = l.op as ActivationOp;
   if (op.kind === 'relu') return rt.relu();
   if (op.kind === 'leaky_relu') return rt.leakyRelu(op.slope, o);
+  if (op.kind === 'sigmoid') return rt.sigmoidAct();
+  if (op.kind === 'tanh') return rt.tanhAct();
   return rt.paramRamp(net.params[`${l.name}.r`]!, op.eta, o);
 }
 

@@ -17,9 +17,9 @@
  * Any NaN or ±∞ (input, ε, weights, any bound) yields −∞: never verified.
  */
 import type { LineStrategy } from '../../ir/ir.js';
-import { boundLines, type ActParams, type Lines } from '../../runtime/lines.js';
+import { boundLines, type Lines } from '../../runtime/lines.js';
 import { f64Num } from '../../runtime/num.js';
-import type { RigorousAct, RigorousNet, SparseAffine } from './net.js';
+import type { PiecewiseAct, RigorousAct, RigorousNet, SparseAffine } from './net.js';
 import { down, ETA, gamma, PHI, up } from './round.js';
 
 /** The rigorous methods: IBP, CROWN with IBP intermediate bounds, CROWN with CROWN intermediate bounds. */
@@ -59,12 +59,12 @@ export function inputBox(net: RigorousNet, x: ArrayLike<number>, eps: number): B
 }
 
 /** The points where a piecewise-linear activation's slope changes. */
-function kinks(a: ActParams<Float64Array>, i: number): readonly number[] {
+function kinks(a: PiecewiseAct, i: number): readonly number[] {
   return a.kind === 'paramramp' ? [0, a.r[i]!] : [0];
 }
 
 /** [lo, hi] ∋ σ(y) for neuron i, outward rounded (σ of lines.ts in real arithmetic). */
-function sigma(a: ActParams<Float64Array>, i: number, y: number): [number, number] {
+function sigma(a: PiecewiseAct, i: number, y: number): [number, number] {
   if (y >= 0 && (a.kind !== 'paramramp' || y <= a.r[i]!)) return [y, y];
   if (a.kind === 'relu') return [0, 0];
   const s = a.kind === 'leaky_relu' ? a.slope : a.eta;

@@ -24,11 +24,14 @@ export interface SparseAffine {
   readonly maxColTerms: number;
 }
 
+/** The piecewise-linear activations (the checker's σ enumerates their kinks). */
+export type PiecewiseAct = Exclude<ActParams<Float64Array>, { kind: 'sigmoid' | 'tanh' }>;
+
 export interface RigorousAct {
   readonly kind: 'act';
   readonly layer: string;
   readonly n: number;
-  readonly act: ActParams<Float64Array>;
+  readonly act: PiecewiseAct;
 }
 
 export type RigorousStep = SparseAffine | RigorousAct;
@@ -63,10 +66,23 @@ export function rigorousNet(model: RefModel, params: RefParams, o: RefActOptions
       defect: `${branch.layer}: a graph network`,
       unsupported: `the rigorous binary64 check handles chains only ('${branch.layer}' reads several nodes or not the one before it)`,
     };
+  // smooth activations and max pooling: the checker's minima over kinks do not apply to them
+  const smooth = all.find(
+    (s) => s.kind === 'maxpool' || (s.kind === 'act' && (s.act.kind === 'sigmoid' || s.act.kind === 'tanh')),
+  );
+  if (smooth)
+    return {
+      steps: [],
+      input: model.input,
+      classes: model.classes,
+      defect: `${smooth.layer}: ${smooth.kind === 'maxpool' ? 'max pooling' : 'a smooth activation'}`,
+      unsupported: `the rigorous binary64 check handles piecewise-linear activations only ('${smooth.layer}' is not one)`,
+    };
   for (const s of all) {
     if (s.kind === 'alias') continue;
+    if (s.kind === 'maxpool') continue; // (excluded above)
     if (s.kind === 'act') {
-      const a = s.act;
+      const a = s.act as PiecewiseAct;
       if (a.kind === 'leaky_relu' && !Number.isFinite(a.slope)) defect ??= `${s.layer}: slope ${a.slope}`;
       if (a.kind === 'paramramp' && !(Number.isFinite(a.eta) && allFinite(a.r)))
         defect ??= `${s.layer}: NaN/Inf in η or r`;
