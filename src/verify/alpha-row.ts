@@ -4,8 +4,10 @@
  * (src/complete/spec-net.ts: the spec's chain lowered to sparse affine maps and ReLUs, BatchNorm
  * folded in evaluation mode).
  *
- * Per sample: CROWN pre-activation bounds of every ReLU layer (intersected with IBP), computed
- * once and shared by the K − 1 margin rows; each margin's CROWN bound (CROWN's lower slopes); then
+ * Per sample: CROWN pre-activation bounds of every ReLU layer (intersected with IBP; by default
+ * each neuron's bound is the better of the adaptive lower slopes and slope 0), computed once and
+ * shared by the K − 1 margin rows; each margin's CROWN bound (the better of the same two slope
+ * choices); then
  * the margins CROWN leaves ≤ 0, the worst first, get their lower slopes optimised by projected
  * Adam (`optimizeRow`, which keeps the best bound seen, so every margin is ≥ its CROWN bound: α-CROWN
  * is never looser than CROWN), stopping as soon as the bound is > 0. Once one margin stays ≤ 0
@@ -22,7 +24,15 @@ import { readSafetensors } from '../runtime/io/safetensors.js';
 import { checkOrThrow } from '../codegen/load.js';
 import { hwcToChw } from '../runtime/layout.js';
 import { UserError } from '../base/errors.js';
-import { crownBounds, initParams, optimizeRow, rowBound, type Box } from '../complete/crown.js';
+import {
+  crownBounds,
+  initParams,
+  optimizeRow,
+  rowBound,
+  type Box,
+  type IntermediateSlopes,
+  type RowParams,
+} from '../complete/crown.js';
 import type { SeqNet } from '../complete/onnx-net.js';
 import { specToSeqNet } from '../complete/spec-net.js';
 
@@ -32,9 +42,16 @@ export interface AlphaRowOptions {
   readonly lrAlpha: number;
   /** Stop optimising a sample once one of its margins stays ≤ 0 (it cannot be verified). */
   readonly giveUp: boolean;
+  /** Lower slopes of the CROWN intermediate bounds (`both`: adaptive and 0, the better per neuron). */
+  readonly intermediate: IntermediateSlopes;
 }
 
-export const DEFAULT_ALPHA_ROW: AlphaRowOptions = { iterations: 20, lrAlpha: 0.1, giveUp: true };
+export const DEFAULT_ALPHA_ROW: AlphaRowOptions = {
+  iterations: 20,
+  lrAlpha: 0.1,
+  giveUp: true,
+  intermediate: 'both',
+};
 
 /** One sample's α-CROWN margins. */
 export interface AlphaSample {
@@ -61,7 +78,7 @@ export function alphaMargins(
   o: AlphaRowOptions = DEFAULT_ALPHA_ROW,
 ): AlphaSample {
   const K = net.nOut;
-  const cb = crownBounds(net, box);
+  const cb = crownBounds(net, box, undefined, Infinity, o.intermediate);
   const bad = cb.lo.findIndex((l, j) => !finite(l) || !finite(cb.hi[j]!));
   if (bad >= 0) {
     const nan = new Float64Array(K - 1).fill(NaN);
@@ -72,7 +89,13 @@ export function alphaMargins(
       badLayer: `ReLU ${bad} of the float64 network`,
     };
   }
-  const start = initParams(cb);
+  // two CROWN starts per margin: the adaptive slopes (1 where u > −l) and 0 (IBP-trained nets
+  // often prefer it); the better one is the margin's CROWN bound and the optimisation's start
+  const adaptive = initParams(cb);
+  const zero: RowParams = {
+    alpha: cb.lo.map((l) => new Float64Array(l.length)),
+    beta: cb.lo.map((l) => new Float64Array(l.length)),
+  };
   const m = net.layers.length - 1;
   const rows: Float64Array[] = [];
   for (let j = 0; j < K; j++) {
@@ -82,7 +105,12 @@ export function alphaMargins(
     l[j] = -1;
     rows.push(l);
   }
-  const crownLower = Float64Array.from(rows, (l) => rowBound(net, m, l, cb, box, undefined, start, false).lb);
+  const starts = rows.map((l) => {
+    const a = rowBound(net, m, l, cb, box, undefined, adaptive, false).lb;
+    const z = rowBound(net, m, l, cb, box, undefined, zero, false).lb;
+    return z > a ? { lb: z, p: zero } : { lb: a, p: adaptive };
+  });
+  const crownLower = Float64Array.from(starts, (st) => st.lb);
   const lower = crownLower.slice();
   const order = [...rows.keys()].sort((a, b) => crownLower[a]! - crownLower[b]! || a - b);
   let optimised = 0;
@@ -90,7 +118,7 @@ export function alphaMargins(
   for (const r of order) {
     if (lower[r]! > 0 || !Number.isFinite(lower[r]!)) continue;
     if (failed && o.giveUp) break;
-    const best = optimizeRow(net, rows[r]!, cb, box, undefined, start, {
+    const best = optimizeRow(net, rows[r]!, cb, box, undefined, starts[r]!.p, {
       iterations: o.iterations,
       lrAlpha: o.lrAlpha,
       lrBeta: 0,

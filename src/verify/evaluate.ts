@@ -388,15 +388,23 @@ export async function evaluateBatch(
             const v = verdict(lower, correct[b]!, finite);
             const conf =
               v.verified && s.confirm
-                ? s.confirm(
-                    xs.subarray(b * per, (b + 1) * per),
-                    labels[b]!,
-                    eps,
-                    // an α-CROWN claim gets the cascade of a CROWN claim (IBP, CROWN-IBP, CROWN)
-                    method === 'alpha-crown' ? 'crown' : method,
-                    lines,
-                    confirmCaches[b]!,
-                  )
+                ? method === 'alpha-crown'
+                  ? confirmAlpha(
+                      s.confirm,
+                      xs.subarray(b * per, (b + 1) * per),
+                      labels[b]!,
+                      eps,
+                      lines,
+                      confirmCaches[b]!,
+                    )
+                  : s.confirm(
+                      xs.subarray(b * per, (b + 1) * per),
+                      labels[b]!,
+                      eps,
+                      method,
+                      lines,
+                      confirmCaches[b]!,
+                    )
                 : undefined;
             const verified = v.verified && (s.confirm === undefined || conf!.confirmed);
             const broken = attack?.broken[b] ?? false;
@@ -577,6 +585,33 @@ async function batchBounds(
   } finally {
     disposeResult(r);
   }
+}
+
+/**
+ * The rigorous check of an α-CROWN claim: the cascade of a CROWN claim (IBP, CROWN-IBP, CROWN)
+ * with the row's line strategy, then with the other of tight / adaptive (α-CROWN starts from the
+ * better of both slope choices, so either may be the one that holds); the best rigorous bound per
+ * margin counts (a maximum of sound lower bounds is sound). What only the optimised slopes prove
+ * stays unconfirmed: the rigorous checker has no α-CROWN pass.
+ */
+function confirmAlpha(
+  confirm: SampleConfirmer,
+  x: Float32Array,
+  label: number,
+  eps: number,
+  lines: LineStrategy,
+  cache: ConfirmCache,
+): Confirmation {
+  const first = confirm(x, label, eps, 'crown', lines, cache);
+  if (first.confirmed) return first;
+  const other: LineStrategy = lines === 'tight' ? 'adaptive' : 'tight';
+  const second = confirm(x, label, eps, 'crown', other, cache);
+  const lower = first.lower.map((v, j) => Math.max(v, second.lower[j]!));
+  return {
+    confirmed: lower.length > 0 && lower.every((v) => v > 0),
+    lower,
+    checks: [...first.checks, ...second.checks.filter((c) => !first.checks.includes(c))],
+  };
 }
 
 /** The alpha-crown margins of a batch, one sample at a time (misclassified ones skipped). */
