@@ -20,8 +20,9 @@
  * The `alpha-crown` row is not a method of the generated module: its margins come from
  * `EvalSettings.alpha` (alpha-row.ts: α-CROWN in float64 on the complete verifier's network),
  * one sample at a time; misclassified samples are not bounded (not verified, no margins counted).
- * Its float64 verdicts go through the same rigorous check (the cascade of a CROWN claim) and the
- * same PGD cross-check as the float32 ones.
+ * Its float64 verdicts go through the same rigorous check (the cascade of a CROWN claim, with the
+ * row's and the other tight/adaptive lines: `confirmAlpha`) and the same PGD cross-check as the
+ * float32 ones.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BoundMethod, LineStrategy } from '../ir/ir.js';
