@@ -191,11 +191,24 @@ export function rowBound(
 }
 
 /**
+ * Lower slopes of unstable ReLUs in CROWN's intermediate back-substitutions: `adaptive` (1 where
+ * u > −l, else 0: `defaultAlpha`), or `both` (adaptive and 0, the better bound per neuron — the
+ * maximum of two sound lower bounds is one; twice the work).
+ */
+export type IntermediateSlopes = 'adaptive' | 'both';
+
+/**
  * CROWN pre-activation bounds of every ReLU layer (default slopes), intersected with IBP; only
  * neurons IBP leaves unstable are back-substituted. `splits` clamp split neurons' bounds (z ≥ 0:
  * l = max(l, 0); z ≤ 0: u = min(u, 0)) before later layers use them.
  */
-export function crownBounds(net: SeqNet, box: Box, splits?: Splits, deadline = Infinity): LayerBounds {
+export function crownBounds(
+  net: SeqNet,
+  box: Box,
+  splits?: Splits,
+  deadline = Infinity,
+  slopes: IntermediateSlopes = 'adaptive',
+): LayerBounds {
   const iv = ibp(net, box);
   const lo: Float64Array[] = [];
   const hi: Float64Array[] = [];
@@ -205,14 +218,25 @@ export function crownBounds(net: SeqNet, box: Box, splits?: Splits, deadline = I
     const u = iv.hi[m]!.slice();
     if (m > 0) {
       const cur = { lo, hi };
+      const zero: RowParams | undefined =
+        slopes === 'both'
+          ? {
+              alpha: lo.map((v) => new Float64Array(v.length)),
+              beta: lo.map((v) => new Float64Array(v.length)),
+            }
+          : undefined;
+      const bound = (e: Float64Array): number => {
+        const a = rowBound(net, m, e, cur, box, splits, undefined, false).lb;
+        return zero ? Math.max(a, rowBound(net, m, e, cur, box, splits, zero, false).lb) : a;
+      };
       const e = new Float64Array(l.length);
       for (let i = 0; i < l.length; i++) {
         if (l[i]! >= 0 || u[i]! <= 0) continue;
         if (Date.now() > deadline) break;
         e[i] = 1;
-        l[i] = Math.max(l[i]!, rowBound(net, m, e, cur, box, splits, undefined, false).lb);
+        l[i] = Math.max(l[i]!, bound(e));
         e[i] = -1;
-        u[i] = Math.min(u[i]!, -rowBound(net, m, e, cur, box, splits, undefined, false).lb);
+        u[i] = Math.min(u[i]!, -bound(e));
         e[i] = 0;
       }
     }

@@ -3,8 +3,12 @@
  * float64 complete verifier: the input is the raw input flattened C,H,W (as VNN-LIB's X_i and
  * `vnet bounds --input` rows), the per-channel normalisation is folded into the first affine
  * map, dense and conv2d layers become sparse affine maps (consecutive ones composed), flatten is
- * the identity in C,H,W order, and every relu is a ReLU of the SeqNet. LeakyReLU and ParamRamp
- * are refused (the complete verifier handles ReLU only).
+ * the identity in C,H,W order, BatchNorm in evaluation mode (running statistics, PyTorch's
+ * formula) is the per-channel affine map x ↦ scale·x + shift with scale = γ/√(σ² + eps) and
+ * shift = β − μ·scale (γ = 1, β = 0 without `affine`), composed into the neighbouring affine
+ * maps like any other, and every relu is a ReLU of the SeqNet. Other layers (LeakyReLU,
+ * ParamRamp, pooling, padding, graph networks) are refused with a UserError naming the layer
+ * (the complete verifier handles ReLU chains only).
  */
 import type { Layer, ModelIR } from '../ir/ir.js';
 import type { StoredTensor } from '../runtime/io/safetensors.js';
@@ -78,22 +82,58 @@ function layerMap(layer: Layer, tensors: ReadonlyMap<string, StoredTensor>): Aff
   return { W: M, b };
 }
 
+/**
+ * BatchNorm in evaluation mode as a diagonal affine map over the C,H,W-flattened input (BatchNorm2d:
+ * one scale and shift per channel, repeated over H·W; BatchNorm1d on a vector: one per feature).
+ */
+function batchnormMap(layer: Layer, tensors: ReadonlyMap<string, StoredTensor>): Affine {
+  const op = layer.op;
+  if (op.kind !== 'batchnorm') throw new Error(`batchnormMap: ${op.kind}`);
+  const get = (role: string): Float32Array | Float64Array | undefined => {
+    const p = layer.params.find((q) => q.role === role);
+    return p ? tensors.get(p.name)?.data : undefined;
+  };
+  const mean = get('bn.mean');
+  const variance = get('bn.var');
+  if (!mean || !variance) throw new UserError(`layer '${layer.name}': no running statistics in the weights`);
+  const gamma = get('bn.weight');
+  const beta = get('bn.bias');
+  const C = layer.inShape[0]!;
+  const n = numel(layer.inShape);
+  const per = n / C;
+  const val = new Float64Array(n);
+  const b = new Float64Array(n);
+  for (let c = 0; c < C; c++) {
+    const scale = (gamma ? gamma[c]! : 1) / Math.sqrt(variance[c]! + op.eps);
+    const shift = (beta ? beta[c]! : 0) - mean[c]! * scale;
+    val.fill(scale, c * per, (c + 1) * per);
+    b.fill(shift, c * per, (c + 1) * per);
+  }
+  return { W: { ...identity(n), val }, b };
+}
+
 /** Lowers a checked model with its PyTorch-layout tensors (shapes already validated). */
 export function specToSeqNet(model: ModelIR, tensors: ReadonlyMap<string, StoredTensor>): SeqNet {
   const nIn = numel(model.input.shape);
   const layers: Affine[] = [];
   let cur: Affine = normalisation(model);
-  for (const layer of model.layers) {
+  for (const [i, layer] of model.layers.entries()) {
     const k = layer.op.kind;
+    const prev = i === 0 ? 'input' : model.layers[i - 1]!.name;
+    if (layer.inputs.length !== 1 || layer.inputs[0] !== prev)
+      throw new UserError(
+        `layer '${layer.name}' reads ${layer.inputs.map((s) => `'${s}'`).join(', ')}: the complete verifier (alpha-crown, --vnnlib verification) handles chains only`,
+      );
     if (k === 'flatten') continue;
     if (k === 'dense' || k === 'conv2d') cur = compose(layerMap(layer, tensors), cur);
+    else if (k === 'batchnorm') cur = compose(batchnormMap(layer, tensors), cur);
     else if (k === 'relu') {
       layers.push(cur);
       const n = cur.W.rows;
       cur = { W: identity(n), b: new Float64Array(n) };
     } else
       throw new UserError(
-        `layer '${layer.name}' is ${k}: the complete verifier (alpha-crown, --vnnlib verification) handles ReLU networks only`,
+        `layer '${layer.name}' is ${k}: the complete verifier (alpha-crown, --vnnlib verification) handles ReLU networks (dense, conv2d, batchnorm, flatten, relu) only`,
       );
   }
   layers.push(cur);

@@ -4,10 +4,11 @@
  * one sequential run. `loadJob` turns it into the network, the samples and the evaluation
  * settings (with the rigorous confirmer); it is the only place that does, for every caller.
  */
-import type { BoundMethod, LineStrategy } from '../ir/ir.js';
+import type { LineStrategy } from '../ir/ir.js';
 import type { ModuleMeta } from '../runtime/module.js';
 import { initBackend, type BackendName } from '../runtime/backend.js';
-import { type EvalSettings, type Verifiable } from '../verify/evaluate.js';
+import { type EvalSettings, type Verifiable, type VerifyMethod } from '../verify/evaluate.js';
+import { loadAlphaRunner } from '../verify/alpha-row.js';
 import { loadEvalSplit, type EvalSplit, type LoadedSplit } from '../verify/data.js';
 import { evalOptions, loadNetwork, verifiable } from '../verify/model.js';
 import { loadRigorous, sampleConfirmer } from '../verify/rigorous/index.js';
@@ -22,7 +23,7 @@ export interface JobData {
 /** The evaluation settings of a job, without functions (the PGD step size per ε instead). */
 export interface JobSettings {
   readonly eps: readonly number[];
-  readonly methods: readonly BoundMethod[];
+  readonly methods: readonly VerifyMethod[];
   readonly lines: readonly LineStrategy[];
   readonly batch: number;
   readonly pgd: { readonly steps: number; readonly restarts: number; readonly seed: number };
@@ -75,13 +76,16 @@ export async function loadJob(job: VerifyJob): Promise<LoadedJob> {
     ...(job.data.dir !== undefined ? { dir: job.data.dir } : {}),
     ...(job.data.limit !== undefined ? { limit: job.data.limit } : {}),
   });
+  const settings = evalSettings(
+    job.settings,
+    rigorous.net.unsupported ? undefined : sampleConfirmer(rigorous.net),
+  );
   return {
     net: verifiable(mod, params, evalOptions(mod.meta)),
     data,
-    settings: evalSettings(
-      job.settings,
-      rigorous.net.unsupported ? undefined : sampleConfirmer(rigorous.net),
-    ),
+    settings: job.settings.methods.includes('alpha-crown')
+      ? { ...settings, alpha: loadAlphaRunner(job.specPath, job.weightsPath) }
+      : settings,
     meta: mod.meta,
     weightsHash: rigorous.weightsHash,
   };

@@ -16,11 +16,19 @@
  *
  * The network is reached only through the `Verifiable` interface (model.ts builds one from a
  * generated module), so tests can inject small hand-written networks or deliberately wrong bounds.
+ *
+ * The `alpha-crown` row is not a method of the generated module: its margins come from
+ * `EvalSettings.alpha` (alpha-row.ts: α-CROWN in float64 on the complete verifier's network),
+ * one sample at a time; misclassified samples are not bounded (not verified, no margins counted).
+ * Its float64 verdicts go through the same rigorous check (the cascade of a CROWN claim, with the
+ * row's and the other tight/adaptive lines: `confirmAlpha`) and the same PGD cross-check as the
+ * float32 ones.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BoundMethod, LineStrategy } from '../ir/ir.js';
 import type { BoundResult } from '../runtime/types.js';
 import { pgdAttack, type PgdSettings, type Witness } from './pgd.js';
+import type { AlphaRunner } from './alpha-row.js';
 import type { Confirmation, ConfirmCache } from './rigorous/confirm.js';
 import { allFinite, firstNonFiniteLayer, predict, verdict, type FlatLayerBounds } from './verdict.js';
 
@@ -48,6 +56,9 @@ export interface Verifiable {
   ): BoundResult;
 }
 
+/** A row's method: a generated module's bound method, or α-CROWN of the complete verifier. */
+export type VerifyMethod = BoundMethod | 'alpha-crown';
+
 /** Thrown by `Verifiable.bounds` when a method refuses to run within its memory budget. */
 export class BoundRefusal extends Error {
   override readonly name = 'BoundRefusal';
@@ -56,9 +67,14 @@ export class BoundRefusal extends Error {
 /** What to evaluate. PGD `stepSize` is resolved per ε by `pgdStep`. */
 export interface EvalSettings {
   readonly eps: readonly number[];
-  readonly methods: readonly BoundMethod[];
+  readonly methods: readonly VerifyMethod[];
   readonly lines: readonly LineStrategy[];
   readonly batch: number;
+  /**
+   * The `alpha-crown` margins (or why the network has none: the row is then refused with it);
+   * without it an `alpha-crown` row is refused.
+   */
+  readonly alpha?: AlphaRunner | { readonly refused: string };
   /** PGD settings; `restarts = 0` disables the attack (PGD error is then not reported). */
   readonly pgd: Omit<PgdSettings, 'stepSize'>;
   readonly pgdStep: (eps: number) => number;
@@ -93,7 +109,7 @@ export interface EvalData {
 /** One row of the result table. Errors are in percent of `n`. */
 export interface ResultRow {
   readonly eps: number;
-  readonly method: BoundMethod;
+  readonly method: VerifyMethod;
   readonly lines: LineStrategy;
   readonly n: number;
   readonly misclassified: number;
@@ -130,13 +146,16 @@ export interface Certificate {
   readonly label: number;
   /** Argmax of the clean logits; −1 when they are not finite. */
   readonly prediction: number;
-  readonly method: BoundMethod;
+  readonly method: VerifyMethod;
   readonly lines: LineStrategy;
   readonly eps: number;
   /** The classes j of the margins z_y − z_j, in the order of `marginLower`. */
   readonly marginClasses: readonly number[];
   readonly marginLower: readonly (number | null)[];
-  /** The float32 verdict (every margin lower bound > 0, all finite, correctly classified). */
+  /**
+   * The method's own verdict (every margin lower bound > 0, all finite, correctly classified):
+   * float32 bounds, or float64 ones for alpha-crown.
+   */
   readonly float32Verified: boolean;
   /** The rigorous check confirmed the float32 verdict (false when there was none to confirm). */
   readonly confirmed: boolean;
@@ -153,7 +172,7 @@ export interface SoundnessViolation {
   readonly index: number;
   readonly label: number;
   readonly eps: number;
-  readonly method: BoundMethod;
+  readonly method: VerifyMethod;
   readonly lines: LineStrategy;
   /** The smallest certified margin lower bound (> 0). */
   readonly minMarginLower: number;
@@ -213,8 +232,8 @@ export interface BatchOutcome {
 /** The (ε, method, lines) of every row, in table order. */
 export function rowKeys(
   s: Pick<EvalSettings, 'eps' | 'methods' | 'lines'>,
-): [number, BoundMethod, LineStrategy][] {
-  const out: [number, BoundMethod, LineStrategy][] = [];
+): [number, VerifyMethod, LineStrategy][] {
+  const out: [number, VerifyMethod, LineStrategy][] = [];
   for (const eps of s.eps) for (const m of s.methods) for (const l of s.lines) out.push([eps, m, l]);
   return out;
 }
@@ -284,7 +303,7 @@ export async function evaluateBatch(
   const indexOf = (i: number): number => data.indices?.[i] ?? i;
   const pgdOn = s.pgd.restarts > 0;
   const acc = new Map<string, RowAcc>();
-  const keyOf = (eps: number, m: BoundMethod, l: LineStrategy): string => `${eps}|${m}|${l}`;
+  const keyOf = (eps: number, m: VerifyMethod, l: LineStrategy): string => `${eps}|${m}|${l}`;
   for (const [eps, m, l] of rowKeys(s)) acc.set(keyOf(eps, m, l), emptyAcc());
   const warnings: string[] = [];
   const violations: SoundnessViolation[] = [];
@@ -318,7 +337,13 @@ export async function evaluateBatch(
       // when both rows are asked for, one pass serves both.
       const cache = new Map<string, BatchBounds>();
       const keyFor = (m: BoundMethod, l: LineStrategy): string => (m === 'ibp' ? 'ibp' : `${m}|${l}`);
-      const boundsFor = async (method: BoundMethod, lines: LineStrategy): Promise<BatchBounds> => {
+      const boundsFor = async (method: VerifyMethod, lines: LineStrategy): Promise<BatchBounds> => {
+        if (method === 'alpha-crown') {
+          // α-CROWN ignores the line strategy (it optimises the slopes): once per ε
+          const hit = cache.get('alpha-crown') ?? alphaBounds(s.alpha, xs, per, labels, correct, eps, K);
+          cache.set('alpha-crown', hit);
+          return hit;
+        }
         const hit = cache.get(keyFor(method, lines));
         if (hit) return hit;
         const hybrid = HYBRID_OF[method];
@@ -359,18 +384,28 @@ export async function evaluateBatch(
           for (let b = 0; b < B; b++) {
             const lower = got.lower.subarray(b * (K - 1), (b + 1) * (K - 1));
             const badLayer = got.badLayer[b];
-            const finite = allFinite(lower) && badLayer === undefined;
+            const skipped = got.skipped?.[b] ?? false;
+            const finite = skipped || (allFinite(lower) && badLayer === undefined);
             const v = verdict(lower, correct[b]!, finite);
             const conf =
               v.verified && s.confirm
-                ? s.confirm(
-                    xs.subarray(b * per, (b + 1) * per),
-                    labels[b]!,
-                    eps,
-                    method,
-                    lines,
-                    confirmCaches[b]!,
-                  )
+                ? method === 'alpha-crown'
+                  ? confirmAlpha(
+                      s.confirm,
+                      xs.subarray(b * per, (b + 1) * per),
+                      labels[b]!,
+                      eps,
+                      lines,
+                      confirmCaches[b]!,
+                    )
+                  : s.confirm(
+                      xs.subarray(b * per, (b + 1) * per),
+                      labels[b]!,
+                      eps,
+                      method,
+                      lines,
+                      confirmCaches[b]!,
+                    )
                 : undefined;
             const verified = v.verified && (s.confirm === undefined || conf!.confirmed);
             const broken = attack?.broken[b] ?? false;
@@ -381,10 +416,10 @@ export async function evaluateBatch(
             if (v.verified && !verified) {
               row.unconfirmed++;
               warnings.push(
-                `sample ${indexOf(start + b)} (${method}, ${lines} lines, ε=${eps}): verified in float32 but not confirmed by the rigorous check (best margin lower bound ${Math.min(...conf!.lower).toPrecision(4)}); not verified`,
+                `sample ${indexOf(start + b)} (${method}, ${lines} lines, ε=${eps}): verified in ${method === 'alpha-crown' ? 'float64' : 'float32'} but not confirmed by the rigorous check (best margin lower bound ${Math.min(...conf!.lower).toPrecision(4)}); not verified`,
               );
             }
-            for (const val of lower) {
+            for (const val of skipped ? [] : lower) {
               if (Number.isFinite(val)) {
                 row.marginSum += val;
                 row.marginCount++;
@@ -413,7 +448,7 @@ export async function evaluateBatch(
                 lines,
                 eps,
                 marginClasses: marginClasses(labels[b]!, K),
-                marginLower: Array.from(lower, nul),
+                marginLower: Array.from(lower, (z) => (skipped ? null : nul(z))),
                 float32Verified: v.verified,
                 confirmed: conf?.confirmed ?? false,
                 verified,
@@ -508,7 +543,9 @@ export function marginClasses(label: number, K: number): number[] {
 
 /** One method's margin lower bounds for a batch, and per sample the first layer with NaN/Inf bounds. */
 interface BatchBounds {
-  readonly lower: Float32Array;
+  readonly lower: Float32Array | Float64Array;
+  /** Per sample: not bounded (alpha-crown skips misclassified samples). */
+  readonly skipped?: readonly boolean[];
   readonly badLayer: readonly (string | undefined)[];
   readonly seconds: number;
   /** The base method's margins from the same pass (CROWN-IBP → IBP, CROWN-LBP → LBP). */
@@ -551,13 +588,72 @@ async function batchBounds(
   }
 }
 
+/**
+ * The rigorous check of an α-CROWN claim: the cascade of a CROWN claim (IBP, CROWN-IBP, CROWN)
+ * with the row's line strategy, then with the other of tight / adaptive (α-CROWN starts from the
+ * better of both slope choices, so either may be the one that holds); the best rigorous bound per
+ * margin counts (a maximum of sound lower bounds is sound). What only the optimised slopes prove
+ * stays unconfirmed: the rigorous checker has no α-CROWN pass.
+ */
+function confirmAlpha(
+  confirm: SampleConfirmer,
+  x: Float32Array,
+  label: number,
+  eps: number,
+  lines: LineStrategy,
+  cache: ConfirmCache,
+): Confirmation {
+  const first = confirm(x, label, eps, 'crown', lines, cache);
+  if (first.confirmed) return first;
+  const other: LineStrategy = lines === 'tight' ? 'adaptive' : 'tight';
+  const second = confirm(x, label, eps, 'crown', other, cache);
+  const lower = first.lower.map((v, j) => Math.max(v, second.lower[j]!));
+  return {
+    confirmed: lower.length > 0 && lower.every((v) => v > 0),
+    lower,
+    checks: [...first.checks, ...second.checks.filter((c) => !first.checks.includes(c))],
+  };
+}
+
+/** The alpha-crown margins of a batch, one sample at a time (misclassified ones skipped). */
+function alphaBounds(
+  alpha: EvalSettings['alpha'],
+  xs: Float32Array,
+  per: number,
+  labels: Int32Array,
+  correct: readonly boolean[],
+  eps: number,
+  K: number,
+): BatchBounds {
+  if (alpha === undefined)
+    throw new BoundRefusal('the float64 network of the complete verifier is not loaded here');
+  if ('refused' in alpha) throw new BoundRefusal(alpha.refused);
+  const t0 = performance.now();
+  const B = labels.length;
+  const lower = new Float64Array(B * (K - 1));
+  const badLayer: (string | undefined)[] = [];
+  const skipped: boolean[] = [];
+  for (let b = 0; b < B; b++) {
+    skipped.push(!correct[b]);
+    if (!correct[b]) {
+      lower.fill(-Infinity, b * (K - 1), (b + 1) * (K - 1));
+      badLayer.push(undefined);
+      continue;
+    }
+    const r = alpha(xs.subarray(b * per, (b + 1) * per), labels[b]!, eps);
+    lower.set(r.lower, b * (K - 1));
+    badLayer.push(r.badLayer);
+  }
+  return { lower, badLayer, skipped, seconds: (performance.now() - t0) / 1000 };
+}
+
 function violation(
   index: number,
   label: number,
   eps: number,
-  method: BoundMethod,
+  method: VerifyMethod,
   lines: LineStrategy,
-  lower: Float32Array,
+  lower: Float32Array | Float64Array,
   witness: Witness,
 ): SoundnessViolation {
   return {

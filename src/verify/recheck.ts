@@ -17,6 +17,7 @@ import {
   type Certificate,
   type PgdOutcomeName,
   type Verifiable,
+  type VerifyMethod,
 } from './evaluate.js';
 
 /**
@@ -213,7 +214,7 @@ export async function recheckCertificates(
   for (const [line, reason] of problemAt) outcomes.set(line, { line, confirmed: false, reason });
 
   // groups of (ε, method, lines), each with the distinct sample positions it needs
-  const groups = new Map<string, { eps: number; method: BoundMethod; lines: LineStrategy; pos: number[] }>();
+  const groups = new Map<string, { eps: number; method: VerifyMethod; lines: LineStrategy; pos: number[] }>();
   const pending: CertificateLine[] = [];
   for (const cl of parsed.certs) {
     const c = cl.cert;

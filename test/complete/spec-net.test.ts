@@ -2,7 +2,9 @@
  * A spec network lowered for the complete verifier (src/complete/spec-net.ts) and `vnet bounds
  * --method alpha-crown`: on a small normalised conv net (3x32x32 → conv stride 4 → relu → dense → relu → dense),
  * the float64 logits agree with the generated module's, and α-CROWN's margin bounds are sound on
- * sampled points (box corners too) and not looser than the generated module's CROWN.
+ * sampled points (box corners too) and not looser than the generated module's CROWN. BatchNorm
+ * (2-D after a conv, 1-D after a dense layer, with and without `affine`) is lowered in evaluation
+ * mode: with trained-like random running statistics the float64 logits equal the module's.
  */
 import { afterAll, afterEach, describe, expect, test, vi } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,7 @@ import type { BoundsJson } from '../../src/verify/bounds.js';
 import { forward } from '../../src/complete/crown.js';
 import { specToSeqNet } from '../../src/complete/spec-net.js';
 import { checkFile } from '../../src/semantics/index.js';
-import { readSafetensors } from '../../src/runtime/io/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../src/runtime/io/safetensors.js';
 import type { VnnlibVerifyJson } from '../../src/verify/vnnlib-verify.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vnet-specnet-'));
@@ -136,7 +138,99 @@ describe('spec networks in the complete verifier', () => {
     const w = join(tmp, 'leaky.safetensors');
     expect(await cli('init', leaky, '--out', w, '--backend', 'cpu'), err.join('\n')).toBe(0);
     expect(() => specToSeqNet(checkFile(leaky).model!, readSafetensors(w).tensors)).toThrow(
-      /leaky_relu.*ReLU networks only/,
+      /leaky_relu.*ReLU networks \(dense, conv2d, batchnorm, flatten, relu\) only/,
+    );
+  }, 60_000);
+
+  test('batchnorm in evaluation mode: logits match the generated module with random running statistics', async () => {
+    const bnSpec = join(tmp, 'bn.vnet');
+    writeFileSync(
+      bnSpec,
+      SPEC.replace('    relu\n    flatten', '    bn1 = batchnorm\n    relu\n    flatten').replace(
+        '    fc1 = dense(6)\n    relu',
+        '    fc1 = dense(6)\n    bn2 = batchnorm(eps: 0.001, affine: false)\n    relu',
+      ),
+    );
+    const w0 = join(tmp, 'bn0.safetensors');
+    const w = join(tmp, 'bn.safetensors');
+    expect(await cli('init', bnSpec, '--seed', '4', '--out', w0, '--backend', 'cpu'), err.join('\n')).toBe(0);
+    // trained-like statistics: means of either sign, variances far from 1, γ of either sign
+    let seed = 11;
+    const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const file = readSafetensors(w0);
+    const tensors = [...file.tensors.values()].map((t) => {
+      const f = (v: () => number): Float32Array => Float32Array.from(t.data, v);
+      if (t.name.endsWith('running_mean')) return { ...t, data: f(() => 2 * rnd() - 1) };
+      if (t.name.endsWith('running_var')) return { ...t, data: f(() => 0.01 + 3 * rnd() ** 2) };
+      if (t.name.startsWith('bn') && t.name.endsWith('weight')) return { ...t, data: f(() => 3 * rnd() - 1) };
+      if (t.name.startsWith('bn') && t.name.endsWith('bias')) return { ...t, data: f(() => rnd() - 0.5) };
+      return t;
+    });
+    expect(
+      tensors
+        .filter((t) => t.name.startsWith('bn'))
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual([
+      'bn1.bias',
+      'bn1.running_mean',
+      'bn1.running_var',
+      'bn1.weight',
+      'bn2.running_mean',
+      'bn2.running_var',
+    ]);
+    writeSafetensors(w, tensors);
+    const xs = Array.from({ length: 4 }, () => Array.from({ length: 3072 }, rnd));
+    const inp = join(tmp, 'bn-x.json');
+    writeFileSync(inp, JSON.stringify({ x: xs }));
+    expect(
+      await cli(
+        'bounds',
+        bnSpec,
+        '--weights',
+        w,
+        '--input',
+        inp,
+        '--eps',
+        '0',
+        '--method',
+        'ibp',
+        '--backend',
+        'cpu',
+        '--json',
+      ),
+      err.join('\n'),
+    ).toBe(0);
+    const mod = JSON.parse(out.join('')) as BoundsJson;
+    const net = specToSeqNet(checkFile(bnSpec).model!, readSafetensors(w).tensors);
+    // the statistics matter: the same net with the initial (identity-like) statistics differs
+    const net0 = specToSeqNet(checkFile(bnSpec).model!, readSafetensors(w0).tensors);
+    let differs = 0;
+    xs.forEach((x, n) => {
+      const y = forward(net, x);
+      const y0 = forward(net0, x);
+      y.forEach((z, k) => {
+        const ref = mod.logits[n]![k]!;
+        expect(Math.abs(z - ref)).toBeLessThanOrEqual(1e-4 * (1 + Math.abs(ref)));
+        differs = Math.max(differs, Math.abs(y0[k]! - ref));
+      });
+    });
+    expect(differs).toBeGreaterThan(1e-2);
+  }, 60_000);
+
+  test('a graph network is refused with the layer named', async () => {
+    const graph = join(tmp, 'graph.vnet');
+    writeFileSync(
+      graph,
+      SPEC.replace(
+        '    fc1 = dense(6)\n    relu\n    fc2 = dense(10)',
+        '    fc1 = dense(6)\n    r1 = relu\n    fc2 = dense(6)\n    s = add(r1, fc2)\n    fc3 = dense(10)',
+      ),
+    );
+    const w = join(tmp, 'graph.safetensors');
+    expect(await cli('init', graph, '--out', w, '--backend', 'cpu'), err.join('\n')).toBe(0);
+    expect(() => specToSeqNet(checkFile(graph).model!, readSafetensors(w).tensors)).toThrow(
+      /layer 's' reads 'r1', 'fc2'.*chains only/,
     );
   }, 60_000);
 });

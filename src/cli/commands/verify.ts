@@ -34,6 +34,9 @@ import { formatVnnlibVerify, verifyVnnlib } from '../../verify/vnnlib-verify.js'
 
 const distinct = <T>(xs: readonly T[]): T[] => [...new Set(xs)];
 
+/** The generated module's methods, and alpha-crown (α-CROWN of the float64 complete verifier, ReLU nets). */
+const METHODS = [...BOUND_METHODS, 'alpha-crown'] as const;
+
 const FLAGS: readonly OptionSpec[] = [
   { name: 'weights', type: 'string', help: 'safetensors file with the network parameters (required)' },
   { name: 'data', type: 'string', help: 'data set directory (default: the usual locations)' },
@@ -48,7 +51,11 @@ const FLAGS: readonly OptionSpec[] = [
     type: 'list',
     help: "L∞ radii in raw input units, e.g. 0.1,8/255 (default: the spec's test_eps)",
   },
-  { name: 'methods', type: 'list', help: `bound methods: ${BOUND_METHODS.join(',')} (default: the spec's)` },
+  {
+    name: 'methods',
+    type: 'list',
+    help: `bound methods: ${METHODS.join(',')} (default: the spec's; alpha-crown: float64, ReLU chains)`,
+  },
   { name: 'lines', type: 'list', help: "line strategies: tight,adaptive,constant (default: the spec's)" },
   { name: 'limit', type: 'number', help: 'evaluate only the first N samples' },
   { name: 'batch', type: 'number', help: 'samples per batch', default: 100 },
@@ -130,7 +137,7 @@ async function run(a: ParsedArgs): Promise<number> {
   const methodsFlag = flagList(a, 'methods');
   const linesFlag = flagList(a, 'lines');
   const eps = epsFlag && distinct(epsFlag.map((e) => parseEps(e)));
-  const methods = methodsFlag && distinct(pickList('methods', methodsFlag, BOUND_METHODS));
+  const methods = methodsFlag && distinct(pickList('methods', methodsFlag, METHODS));
   const lines = linesFlag && distinct(pickList('lines', linesFlag, LINE_STRATEGIES));
   const certificates = flagString(a, 'certificates');
   if (certificates !== undefined && existsSync(certificates) && statSync(certificates).isDirectory())
