@@ -885,7 +885,11 @@ class Mapper {
       throw nodeError(n, n.index, "ceil_mode = 1 is not supported by vnet's maxpool");
     const pads = spatialPads(n, this.shapeOf(this.data(n)[0]!).slice(2), kernel, strides, dil);
     if (pads.some((q) => q !== 0))
-      throw nodeError(n, n.index, `pads [${pads.join(', ')}] are not supported by vnet's maxpool (no padding)`);
+      throw nodeError(
+        n,
+        n.index,
+        `pads [${pads.join(', ')}] are not supported by vnet's maxpool (no padding)`,
+      );
     const o = this.shapeOf(n.output);
     return this.push(
       {
@@ -897,7 +901,6 @@ class Mapper {
       [o[1]!, o[2]!, o[3]!],
     );
   }
-
 
   private pad(n: GNode, label: string): void {
     const mode = (n.attrs.get('mode') as string | undefined) ?? 'constant';
