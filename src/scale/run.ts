@@ -17,6 +17,8 @@ import {
   type ProgressFn,
 } from '../verify/evaluate.js';
 import type { LoadedJob, VerifyJob } from './job.js';
+import { createHash } from 'node:crypto';
+import type { LoadedSplit } from '../verify/data.js';
 import { dataHash, ResultsWriter, RESULTS_KIND, type ResultsHeader, type RunHeader } from './results.js';
 import { shardBatches, WHOLE, type Shard } from './shard.js';
 import type { BatchTask } from './worker-task.js';
@@ -60,6 +62,33 @@ export function runHeader(job: VerifyJob, j: LoadedJob): RunHeader {
   };
 }
 
+/**
+ * sha256 of one sample as loaded (its float32 bytes in the runtime's internal layout), which a
+ * certificate carries so that `vnet check-certificates` checks the very input it was made for.
+ */
+export function sampleHash(d: LoadedSplit, position: number): string {
+  const per = d.x.length / d.labels.length;
+  const x = d.x.subarray(position * per, (position + 1) * per);
+  return createHash('sha256')
+    .update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength))
+    .digest('hex');
+}
+
+/** Adds the split and the sample's hash to every certificate of an outcome. */
+function withSamples(o: BatchOutcome, job: VerifyJob, d: LoadedSplit, at: Map<number, number>): BatchOutcome {
+  if (o.certificates.length === 0) return o;
+  const hashes = new Map<number, string>();
+  const hashOf = (index: number): string => {
+    let h = hashes.get(index);
+    if (h === undefined) hashes.set(index, (h = sampleHash(d, at.get(index)!)));
+    return h;
+  };
+  return {
+    ...o,
+    certificates: o.certificates.map((c) => ({ ...c, split: job.data.split, sampleHash: hashOf(c.index) })),
+  };
+}
+
 /** Runs the batches of `opts.shard` of `job` (`loaded`: the job loaded in this thread). */
 export async function runJob(job: VerifyJob, loaded: LoadedJob, opts: RunJobOptions): Promise<RunJobResult> {
   const shard = opts.shard ?? WHOLE;
@@ -70,7 +99,10 @@ export async function runJob(job: VerifyJob, loaded: LoadedJob, opts: RunJobOpti
   const outcomes: BatchOutcome[] = [...(writer?.resumed ?? [])];
   const done = new Set(outcomes.map((o) => o.batch));
   const todo = mine.filter((b) => !done.has(b));
-  const finished = (o: BatchOutcome): void => {
+  const at = new Map<number, number>();
+  loaded.data.indices.forEach((index, position) => at.set(index, position));
+  const finished = (raw: BatchOutcome): void => {
+    const o = withSamples(raw, job, loaded.data, at);
     writer?.append(o);
     outcomes.push(o);
     opts.onProgress?.(outcomes.length, mine.length);

@@ -8,3 +8,10 @@ export { rigorousNet, type RigorousNet } from './net.js';
 export { rigorousMargins, inputBox, type RigorousMethod } from './bounds.js';
 export { confirm, cascade, type Confirmation, type ConfirmCache } from './confirm.js';
 export { loadRigorous, sampleConfirmer, sha256File, sha256Bytes, type LoadedRigorous } from './load.js';
+export {
+  checkCertificateFile,
+  formatFailure,
+  FLOAT32_TOLERANCE,
+  type CheckReport,
+  type Failure,
+} from './check.js';
