@@ -3,8 +3,8 @@
  * results file. Each batch is evaluated exactly as in one sequential process (`evaluateBatch`:
  * the same samples, the same PGD seeds), so the outcomes, combined in batch order, give the same
  * verdicts, bounds, counterexamples and certificates for any number of workers, shards or
- * restarts. One worker runs in this thread; more use piscina (maintained, with a task queue and
- * worker lifecycle handled), each thread with its own tfjs backend.
+ * restarts. `workers` N: this thread and N − 1 piscina threads (maintained, with a task queue and
+ * worker lifecycle handled), each thread with its own tfjs backend, take the batches in order.
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
@@ -23,6 +23,8 @@ import { dataHash, ResultsWriter, RESULTS_KIND, type ResultsHeader, type RunHead
 import { shardBatches, WHOLE, type Shard } from './shard.js';
 import type { BatchTask } from './worker-task.js';
 
+const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+
 /** Default worker count: the cores this process may use. */
 export const defaultWorkers = (): number => availableParallelism();
 
@@ -33,6 +35,11 @@ export interface RunJobOptions {
   readonly results?: string;
   /** Batches done (resumed ones included) out of this shard's batches. */
   readonly onProgress?: ProgressFn;
+  /**
+   * With workers > 1, whether this thread evaluates batches too (default true); false leaves
+   * them all to workers − 1 pool threads (tests use it to exercise the pool deterministically).
+   */
+  readonly mainThread?: boolean;
 }
 
 export interface RunJobResult {
@@ -41,6 +48,8 @@ export interface RunJobResult {
   readonly outcomes: readonly BatchOutcome[];
   /** Batches taken from the results file instead of being evaluated. */
   readonly resumed: number;
+  /** Batches evaluated by pool threads (the rest of the evaluated ones ran in this thread). */
+  readonly poolBatches: number;
   readonly header: ResultsHeader;
 }
 
@@ -108,18 +117,50 @@ export async function runJob(job: VerifyJob, loaded: LoadedJob, opts: RunJobOpti
     opts.onProgress?.(outcomes.length, mine.length);
   };
   opts.onProgress?.(outcomes.length, mine.length);
-  const threads = Math.min(opts.workers, todo.length);
-  if (threads <= 1) {
-    for (const b of todo) finished(await evaluateBatch(loaded.net, loaded.data, loaded.settings, b));
-  } else {
-    const pool = new Piscina<BatchTask, BatchOutcome>({
+  const mainThread = opts.mainThread ?? true;
+  const threads = Math.min(opts.workers, todo.length + (mainThread ? 0 : 1));
+  let poolBatches = 0;
+  // this thread evaluates batches too (its job is loaded already) while the pool's threads start;
+  // each pool thread loads the job first and only then takes batches, so no batch waits for a
+  // thread that is still starting
+  let next = 0;
+  const take = (): number | undefined => (next < todo.length ? todo[next++] : undefined);
+  const here = async (): Promise<void> => {
+    for (let b = take(); b !== undefined; b = take())
+      finished(await evaluateBatch(loaded.net, loaded.data, loaded.settings, b));
+  };
+  if (threads <= 1) await here();
+  else {
+    const pool = new Piscina<BatchTask, BatchOutcome | null>({
       filename: new URL('./worker.mjs', import.meta.url).href,
-      minThreads: threads,
-      maxThreads: threads,
+      minThreads: threads - 1,
+      maxThreads: threads - 1,
       idleTimeout: 1000,
     });
+    // a batch a pool thread is evaluating; once this thread finds no batch left, only these are
+    // waited for (a thread still starting then is not needed)
+    const inflight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    const lane = async (): Promise<void> => {
+      await pool.run({ job });
+      for (let b = take(); b !== undefined; b = take()) {
+        const run = pool.run({ job, batch: b }).then((o) => {
+          poolBatches++;
+          finished(o!);
+        });
+        inflight.add(run);
+        await run;
+        inflight.delete(run);
+      }
+    };
+    for (let i = 0; i < threads - 1; i++) void lane().catch((error: unknown) => (failure ??= { error }));
     try {
-      await Promise.all(todo.map(async (batch) => finished(await pool.run({ job, batch }))));
+      if (mainThread) await here();
+      else
+        while (!failure && (next < todo.length || inflight.size > 0))
+          await Promise.race([...inflight, pause()]);
+      await Promise.all([...inflight]);
+      if (failure) throw failure.error;
     } finally {
       await pool.destroy();
     }
@@ -130,6 +171,7 @@ export async function runJob(job: VerifyJob, loaded: LoadedJob, opts: RunJobOpti
     report: combineBatches(n, loaded.settings, outcomes),
     outcomes,
     resumed: mine.length - todo.length,
+    poolBatches,
     header,
   };
 }
