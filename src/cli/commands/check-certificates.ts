@@ -43,7 +43,7 @@ async function run(a: ParsedArgs): Promise<number> {
   if (flagBool(a, 'json')) console.log(JSON.stringify(r, null, 2));
   else if (r.failures.length === 0)
     console.log(
-      `${file}: all ${r.total} certificates hold (${r.verifiedHolding} verified) for ${specPath} (sha256 ${r.specHash.slice(0, 12)}…) and ${weightsPath} (sha256 ${r.weightsHash.slice(0, 12)}…); ${r.passes} rigorous passes, ${r.seconds.toFixed(1)} s`,
+      `${file}: all ${r.total} certificates hold (${r.verifiedHolding} verified) for ${specPath} (sha256 ${r.specHash.slice(0, 12)}…) and ${weightsPath} (sha256 ${r.weightsHash.slice(0, 12)}…); largest float32 excess over a rigorous bound ${r.float32Excess.toPrecision(2)} (relative; tolerance ${tolerance ?? FLOAT32_TOLERANCE}); ${r.passes} rigorous passes, ${r.seconds.toFixed(1)} s`,
     );
   if (r.failures.length > 0) {
     if (!flagBool(a, 'json')) for (const f of r.failures) console.error(formatFailure(f));

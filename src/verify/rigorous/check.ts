@@ -63,6 +63,11 @@ export interface CheckReport {
   /** Lines claiming `verified: true` that hold. */
   readonly verifiedHolding: number;
   readonly failures: readonly Failure[];
+  /**
+   * The largest (float32 margin bound − best rigorous bound) / max(1, |rigorous|) over the
+   * certificates checked (−∞ when none): how close honest float32 bounds come to the tolerance.
+   */
+  readonly float32Excess: number;
   /** Rigorous passes run (cached per sample, ε and pass). */
   readonly passes: number;
   readonly seconds: number;
@@ -278,6 +283,7 @@ export async function checkCertificateFile(file: string, o: CheckOptions): Promi
   const failures: Failure[] = [];
   let holding = 0;
   let verifiedHolding = 0;
+  let float32Excess = -Infinity;
   let done = 0;
   for (const p of parsed) {
     const fail = (what: string, reasons: readonly string[]): void =>
@@ -325,6 +331,9 @@ export async function checkCertificateFile(file: string, o: CheckOptions): Promi
           }
           for (let k = 0; k < R.length; k++) R[k] = Math.max(R[k]!, got[k]!);
         }
+        c.marginLower.forEach((v, k) => {
+          if (v !== null) float32Excess = Math.max(float32Excess, (v - R[k]!) / Math.max(1, Math.abs(R[k]!)));
+        });
         const classes = Array.from({ length: K }, (_, q) => q).filter((q) => q !== c.label);
         why.push(...claimFailures(c, R, classes, tol));
       }
@@ -344,6 +353,7 @@ export async function checkCertificateFile(file: string, o: CheckOptions): Promi
     holding,
     verifiedHolding,
     failures,
+    float32Excess,
     passes: cache.size,
     seconds: (performance.now() - t0) / 1000,
   };
