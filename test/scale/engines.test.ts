@@ -8,7 +8,7 @@
  * JOB_COMPLETION_INDEX = 0…completions−1 and its VNET_SHARD_COUNT, merged, against one process.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -116,38 +116,46 @@ afterAll(async () => {
 describe('job engines', () => {
   it('a 4-task SLURM job array of examples/slurm/verify.sbatch, merged, equals one process', async (ctx) => {
     if (typeof slurm === 'string') return ctx.skip(`SLURM could not start: ${slurm}`);
+    const cluster = slurm;
     const out = p('slurm-out');
     const logs = p('slurm-logs');
     mkdirSync(logs);
-    const r = spawnSync(
-      'sbatch',
-      [
-        '--wait',
-        '--array=0-3',
-        '--cpus-per-task=1',
-        `--chdir=${ROOT}`,
-        `--output=${logs}/task-%a.txt`,
-        'examples/slurm/verify.sbatch',
-      ],
-      {
-        env: {
-          ...slurm.env,
-          VNET: `${process.execPath} ${join(ROOT, 'bin', 'vnet.js')}`,
-          SPEC,
-          WEIGHTS,
-          DATA,
-          OUT: out,
-          VNET_ARGS: SETTINGS.join(' '),
+    // asynchronously: sbatch --wait takes a while, and the test worker must keep answering vitest
+    const r = await new Promise<{ status: number | null; output: string }>((done) => {
+      const child = spawn(
+        'sbatch',
+        [
+          '--wait',
+          '--array=0-3',
+          '--cpus-per-task=1',
+          `--chdir=${ROOT}`,
+          `--output=${logs}/task-%a.txt`,
+          'examples/slurm/verify.sbatch',
+        ],
+        {
+          env: {
+            ...cluster.env,
+            VNET: `${process.execPath} ${join(ROOT, 'bin', 'vnet.js')}`,
+            SPEC,
+            WEIGHTS,
+            DATA,
+            OUT: out,
+            VNET_ARGS: SETTINGS.join(' '),
+          },
+          timeout: 300_000,
         },
-        encoding: 'utf8',
-        timeout: 300_000,
-      },
-    );
+      );
+      let output = '';
+      child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      child.on('error', (e) => done({ status: null, output: output + e.message }));
+      child.on('close', (status) => done({ status, output }));
+    });
     const taskLogs = [0, 1, 2, 3]
       .map((i) => `${logs}/task-${i}.txt`)
       .map((f) => (existsSync(f) ? `${f}:\n${readFileSync(f, 'utf8')}` : `${f}: none`))
       .join('\n');
-    expect(r.status, `sbatch: ${r.stdout}${r.stderr}\n${taskLogs}`).toBe(0);
+    expect(r.status, `sbatch: ${r.output}\n${taskLogs}`).toBe(0);
     const files = [0, 1, 2, 3].map((i) => join(out, `results-${i}.jsonl`));
     // no --shard was given: each task took its shard from SLURM_ARRAY_TASK_ID/COUNT
     files.forEach((f, i) => {

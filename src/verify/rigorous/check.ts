@@ -285,7 +285,13 @@ export async function checkCertificateFile(file: string, o: CheckOptions): Promi
   let verifiedHolding = 0;
   let float32Excess = -Infinity;
   let done = 0;
+  let yielded = performance.now();
   for (const p of parsed) {
+    // the passes are synchronous: let the event loop run now and then (progress, signals, RPC)
+    if (performance.now() - yielded > 100) {
+      await new Promise((r) => setImmediate(r));
+      yielded = performance.now();
+    }
     const fail = (what: string, reasons: readonly string[]): void =>
       void failures.push({ line: p.line, what, reasons });
     const c = p.claim;
