@@ -1,7 +1,8 @@
 /**
  * `vnet check-certificates FILE --spec S --weights W`: re-checks the certificates `vnet verify
  * --certificates` wrote against a spec and a weight file with the rigorous binary64 checker only
- * (src/verify/rigorous/check.ts; no TensorFlow.js, none of the code that wrote the file). Exit 0
+ * (src/verify/rigorous/check.ts; no TensorFlow.js computation, none of the code that wrote the
+ * file). Exit 0
  * when every certificate holds, 1 naming every one that does not.
  */
 import type { CommandSpec, OptionSpec } from '../command.js';
@@ -57,7 +58,7 @@ export const checkCertificatesCommand: CommandSpec = {
   args: ['<certificates.jsonl>'],
   description: [
     'Re-checks a certificate file of `vnet verify --certificates` against the spec and the weight',
-    'file with the rigorous binary64 checker only (outward rounding; no TensorFlow.js): the spec',
+    'file with the rigorous binary64 checker only (outward rounding; no TensorFlow.js computation): the spec',
     'and weight hashes must match, each verified claim must be proved again (every margin lower',
     'bound > 0), each rigorous margin bound must be reproduced, and each float32 margin bound may',
     'exceed the best rigorous bound only by float32 rounding. Exit 1 names every certificate',

@@ -1,7 +1,9 @@
 /**
  * `vnet check-certificates`: re-checks a certificate file (the JSON lines of `vnet verify
- * --certificates`) against a spec and a weight file with the rigorous binary64 checker only: no
- * TensorFlow.js, no float32 bound code, none of the evaluation loop that wrote the file. What a
+ * --certificates`) against a spec and a weight file with the rigorous binary64 checker only:
+ * plain JavaScript on Float64Arrays, no TensorFlow.js backend or tensor op (tfjs-core is only
+ * loaded as a dependency of shared modules: runtime/num.ts, the safetensors codec), no float32
+ * bound code, none of the evaluation loop that wrote the file. What a
  * line claims, and what holds means (docs/soundness.md, "Checking certificates"):
  *
  * - it names the network: `specHash` is the sha256 of the spec's text, `weightsHash` that of the
