@@ -10,6 +10,13 @@
  * measurement (tf.profile) and the largest peak RSS of a row. Every row runs in a child process of
  * its own, so rows cannot disturb each other (heap layout, caches; see `parent`). Weights: models/<spec>.safetensors when present (a trained
  * net, where dead neurons make LBP/CROWN cheaper), else fresh PyTorch-style init (seed 0).
+ *
+ * Then `vnet verify` throughput at 1 and 2 worker threads (`--workers`; skip with --no-scale, only
+ * these rows with --scale-only): specs/fmnist-mlp.vnet with models/fmnist-mlp.safetensors on the
+ * first --scale-limit (default 400) bundled test images, batch 50, ε = 0.1, IBP and CROWN-IBP,
+ * tight lines, PGD 20 steps × 1 restart, wasm; images/s from the run's own `seconds` (the
+ * verification with its rigorous confirmation, thread start-up included), median of --scale-reps
+ * (default 3) runs, the worker counts interleaved so that load drift hits both alike.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -216,6 +223,72 @@ function fmt(n: number | undefined, digits = 1): string {
   return n >= 1000 ? n.toFixed(0) : n.toFixed(digits);
 }
 
+/** One `vnet verify --workers N` throughput row. */
+export interface ScaleRecord {
+  readonly workers: number;
+  readonly images: number;
+  readonly seconds: number;
+  readonly imagesPerSec: number;
+  readonly reps: number;
+}
+
+/** The scale-out rows: `vnet verify` at 1 and 2 worker threads, each run a process of its own. */
+function scaleBench(): { command: string; rows: ScaleRecord[]; why?: string } {
+  const limit = Number(arg('scale-limit') ?? 400);
+  const reps = Number(arg('scale-reps') ?? 3);
+  const args = [
+    'verify',
+    'specs/fmnist-mlp.vnet',
+    '--weights',
+    'models/fmnist-mlp.safetensors',
+    '--data',
+    'data/fashion-mnist-subset',
+    '--limit',
+    String(limit),
+    '--batch',
+    '50',
+    '--eps',
+    '0.1',
+    '--methods',
+    'ibp,crown-ibp',
+    '--lines',
+    'tight',
+    '--pgd-steps',
+    '20',
+    '--pgd-restarts',
+    '1',
+    '--backend',
+    'wasm',
+    '--json',
+    '--quiet',
+  ];
+  const command = `vnet ${args.join(' ')} --workers N`;
+  const times = new Map<number, number[]>([
+    [1, []],
+    [2, []],
+  ]);
+  for (let r = 0; r < reps; r++)
+    for (const w of [1, 2]) {
+      const p = spawnSync(process.execPath, ['bin/vnet.js', ...args, '--workers', String(w)], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        maxBuffer: 64 * 2 ** 20,
+      });
+      if (p.status !== 0)
+        return {
+          command,
+          rows: [],
+          why: (p.stderr || p.stdout || `exit ${p.status}`).trim().split('\n').at(-1)!,
+        };
+      times.get(w)!.push((JSON.parse(p.stdout) as { seconds: number }).seconds);
+    }
+  const rows = [...times].map(([workers, t]) => {
+    const seconds = median(t);
+    return { workers, images: limit, seconds, imagesPerSec: limit / seconds, reps: t.length };
+  });
+  return { command, rows };
+}
+
 function parent(): void {
   const loadBefore = loadavg()[0]!;
   const backends = (arg('backends') ?? 'wasm,tensorflow').split(',');
@@ -225,6 +298,7 @@ function parent(): void {
   const machines: string[] = [];
   const specs = pick(SPECS, 'specs');
   const methods = pick(METHODS, 'methods').filter((m) => !(quick && m === 'crown'));
+  const scaleOnly = process.argv.includes('--scale-only');
   /** One child process; its records, or the reason it gave none. */
   const run = (b: string, extra: string[]): { got: BenchRecord[]; why: string; peak?: string } => {
     const r = spawnSync(
@@ -240,7 +314,7 @@ function parent(): void {
       (r.stderr || r.stdout || '').trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${r.status}`;
     return { got, why, peak: lines.find((l) => l.startsWith('PEAKRSS '))?.slice(8) };
   };
-  for (const b of backends) {
+  for (const b of scaleOnly ? [] : backends) {
     // Every row in a fresh process: a row must not inherit the heap that earlier rows left behind
     // (measured on wasm: the MLP training step ran 49 ms alone, up to 65–77 ms after the CROWN
     // rows in the same process, as `vnet train` never runs them).
@@ -271,6 +345,7 @@ function parent(): void {
       machines.push(`${detail.backend}: ${detail.detail}; peak RSS ${peakMb.toFixed(0)} MB (largest row)`);
     if (b === 'wasm' && !arg('methods')) records.push(...run(b, ['--compile']).got);
   }
+  const scale = process.argv.includes('--no-scale') ? undefined : scaleBench();
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   console.log(
     `\nvnet bench — ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
@@ -285,9 +360,23 @@ function parent(): void {
     for (const r of compile) console.log(`| ${r.spec} | ${fmt(r.msPerBatch)} |`);
   }
   const rest = records.filter((r) => r.method !== 'compile');
-  console.log('\nbatch 100, eps 0.1, 9-row margin spec, one thread (median ms per batch)');
-  console.log('| spec | backend | method | ms/batch | images/s | peak tensor MB | reps | weights |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  if (scale) {
+    console.log(`\nvnet verify throughput by worker threads (median of runs; ${scale.command})`);
+    if (scale.why) console.log(`not measured: ${scale.why}`);
+    else {
+      console.log('| workers | images | s | images/s | speed-up | reps |\n|---|---|---|---|---|---|');
+      const one = scale.rows[0]!.imagesPerSec;
+      for (const r of scale.rows)
+        console.log(
+          `| ${r.workers} | ${r.images} | ${r.seconds.toFixed(1)} | ${fmt(r.imagesPerSec)} | ${(r.imagesPerSec / one).toFixed(2)}× | ${r.reps} |`,
+        );
+    }
+  }
+  if (!scaleOnly) {
+    console.log('\nbatch 100, eps 0.1, 9-row margin spec, one thread (median ms per batch)');
+    console.log('| spec | backend | method | ms/batch | images/s | peak tensor MB | reps | weights |');
+    console.log('|---|---|---|---|---|---|---|---|');
+  }
   for (const r of rest)
     console.log(
       `| ${r.spec} | ${r.backend} | ${r.method} | ${fmt(r.msPerBatch)} | ${fmt(r.imagesPerSec)} | ${fmt(r.peakTensorMB)} | ${r.reps} | ${r.weights ?? ''}${r.note ? ` (${r.note})` : ''} |`,
@@ -297,7 +386,7 @@ function parent(): void {
     writeFileSync(
       jsonPath,
       JSON.stringify(
-        { machine: { cpu, cores: cpus().length, loadBefore, loadAfter: loadavg()[0] }, records },
+        { machine: { cpu, cores: cpus().length, loadBefore, loadAfter: loadavg()[0] }, records, scale },
         null,
         2,
       ),

@@ -7,14 +7,15 @@ import { loadJob, type LoadedJob, type VerifyJob } from './job.js';
 
 export interface BatchTask {
   readonly job: VerifyJob;
-  readonly batch: number;
+  /** The batch to evaluate; undefined only loads the job (a thread's warm-up). */
+  readonly batch?: number;
 }
 
 let loaded: { readonly key: string; readonly job: Promise<LoadedJob> } | undefined;
 
-export async function runBatch(t: BatchTask): Promise<BatchOutcome> {
+export async function runBatch(t: BatchTask): Promise<BatchOutcome | null> {
   const key = JSON.stringify(t.job);
   if (loaded?.key !== key) loaded = { key, job: loadJob(t.job) };
   const j = await loaded.job;
-  return evaluateBatch(j.net, j.data, j.settings, t.batch);
+  return t.batch === undefined ? null : evaluateBatch(j.net, j.data, j.settings, t.batch);
 }

@@ -14,6 +14,9 @@ import { saveParams } from '../../src/runtime/io/safetensors.js';
 import { initBackend } from '../../src/runtime/backend.js';
 import { parseShard, shardBatches, shardFromEnv } from '../../src/scale/shard.js';
 import { UserError } from '../../src/base/errors.js';
+import { loadJob, type VerifyJob } from '../../src/scale/job.js';
+import { runJob } from '../../src/scale/run.js';
+import type { BatchOutcome } from '../../src/verify/evaluate.js';
 import { cli } from '../cli-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vnet-scale-'));
@@ -165,6 +168,37 @@ describe('vnet verify over workers and shards', () => {
     expect(otherRun.code).toBe(1);
     expect(otherRun.err).toMatch(/holds results of another run \(different weightsHash\)/);
     expect(readFileSync(full, 'utf8').trimEnd().split('\n')).toHaveLength(3);
+  }, 300_000);
+});
+
+describe('the worker pool', () => {
+  it('pool threads alone (2 of them) give the outcomes of this thread alone', async () => {
+    const job: VerifyJob = {
+      specPath: SPEC,
+      weightsPath: weights,
+      backend: 'cpu',
+      data: { split: 'test', dir: 'data/fashion-mnist-subset', limit: 7 },
+      settings: {
+        eps: [0.002, 0.01],
+        methods: ['ibp', 'crown-ibp'],
+        lines: ['tight'],
+        batch: 2,
+        pgd: { steps: 5, restarts: 1, seed: 1 },
+        pgdStep: [0.001, 0.002],
+        certificates: true,
+      },
+    };
+    const loaded = await loadJob(job);
+    const untimed = (os: readonly BatchOutcome[]): unknown =>
+      [...os]
+        .sort((a, b) => a.batch - b.batch)
+        .map((o) => ({ ...o, seconds: 0, rows: o.rows.map((r) => ({ ...r, seconds: 0 })) }));
+    const one = await runJob(job, loaded, { workers: 1 });
+    expect(one.poolBatches).toBe(0);
+    const pool = await runJob(job, loaded, { workers: 3, mainThread: false });
+    expect(pool.poolBatches).toBe(4);
+    expect(untimed(pool.outcomes)).toEqual(untimed(one.outcomes));
+    expect(one.outcomes.flatMap((o) => o.certificates)).toHaveLength(7 * 2 * 2);
   }, 300_000);
 });
 

@@ -90,4 +90,9 @@ export const commands: readonly CommandEntry[] = [
     summary: 'join the results files of a sharded verify run (checks each batch is covered exactly once)',
     load: async () => (await import('./merge.js')).mergeCommand,
   },
+  {
+    name: 'check-certificates',
+    summary: 're-check a certificates file against the weights with the rigorous binary64 checker',
+    load: async () => (await import('./check-certificates.js')).checkCertificatesCommand,
+  },
 ];

@@ -1,5 +1,5 @@
 /**
- * A spec and a weight file as a rigorous network, without TensorFlow.js: the checked IR, the
+ * A spec and a weight file as a rigorous network, without TensorFlow.js computation: the checked IR, the
  * file's tensors (PyTorch layout, float32 values as binary64), η at evaluation as `vnet verify`
  * uses it, and the sha256 of the spec text and of the weight file (what certificates carry).
  */
