@@ -104,6 +104,14 @@ async function run(a: ParsedArgs): Promise<number> {
     for (const part of ['recipe', 'data'])
       if (typeof recipe[part] === 'object' && recipe[part] !== null)
         facts.push(...primitiveFacts(`${part}.`, recipe[part] as Record<string, unknown>));
+    // `command` is the one that started the run; resumes are listed after it
+    const resumes = Array.isArray(recipe['resumes']) ? (recipe['resumes'] as Record<string, unknown>[]) : [];
+    resumes.forEach((r, i) =>
+      facts.push([
+        resumes.length === 1 ? 'resumed' : `resumed (${i + 1})`,
+        `after epoch ${String(r['afterEpoch'])}: ${String(r['command'])}`,
+      ]),
+    );
   }
   const sidecarPath = [rd.sidecarPath('best'), rd.sidecarPath('last')].find((p) => existsSync(p));
   const sidecar = sidecarPath ? readKindless(sidecarPath) : undefined;
