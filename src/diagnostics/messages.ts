@@ -174,7 +174,7 @@ export const Diag = {
   ScheduleExceedsEpochs: def(
     4006,
     (what: S, end: N, epochs: N) =>
-      `the ${what} ends after epoch ${end}, but training runs only ${epochs} epochs`,
+      `the ${what} reaches its final value in epoch ${end}, but training runs only ${epochs} epochs`,
     'warning',
   ),
   EtaScheduleWithoutSlope: def(4007, () => 'eta_schedule needs a leaky_relu or paramramp layer to act on'),
