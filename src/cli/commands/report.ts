@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { CommandSpec, OptionSpec } from '../command.js';
 import { flagList, flagString, type ParsedArgs } from '../args.js';
 import { fileError } from '../../base/errors.js';
+import { vnetCommand } from '../../base/output.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { RunDir } from '../../runtime/train/rundir.js';
 import { boundGap, GAP_EPS } from '../../verify/gap.js';
@@ -132,7 +133,7 @@ async function run(a: ParsedArgs): Promise<number> {
       : undefined;
   if (!verify)
     notes.push(
-      'No --verify results given: run `vnet verify <spec> --weights W --lines tight,adaptive --json > results.json`.',
+      `No --verify results given: run \`${vnetCommand()} verify <spec> --weights W --lines tight,adaptive --json > results.json\`.`,
     );
   const status: StatusSection[] = (flagList(a, 'inspect') ?? []).map((p) => {
     const j = readKindJson<InspectJson>(p, 'vnet-inspect', 'layers');
