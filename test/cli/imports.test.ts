@@ -63,7 +63,15 @@ describe('src module graph', () => {
   it('has no import cycles', () => {
     expect(cycles(g)).toEqual([]);
     // the detector finds a cycle where there is one
-    expect(cycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]]))).toEqual([['a', 'b', 'c']]);
+    expect(
+      cycles(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+        ]),
+      ),
+    ).toEqual([['a', 'b', 'c']]);
   });
 
   it('nothing outside src/cli imports src/cli', () => {

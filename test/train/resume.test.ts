@@ -235,3 +235,24 @@ describe('resume', () => {
     expect(trainCommandLine(undefined, '--force')).toBe('the same command with --force');
   });
 });
+
+describe('a natural recipe with ParamRamp', () => {
+  it('trains (its generated loop has no clean phase and no r re-initialisation)', async () => {
+    const { TINY_SPEC } = await import('./tiny.js');
+    const natural = await compileTiny(
+      TINY_SPEC.replace('method     = crown-ibp', 'method     = natural'),
+      'tiny-natural',
+    );
+    const dir = newDir();
+    const s = TrainSession.open({
+      module: natural,
+      recipe: { ...natural.recipe!, epochs: 1 },
+      data,
+      outDir: dir,
+      stream: { write: () => true, isTTY: false },
+    });
+    await natural.train!(s);
+    s.dispose();
+    expect(new RunDir(dir).readMetrics().map((m) => [m.epoch, m.phase])).toEqual([[1, 'natural']]);
+  });
+});
