@@ -14,6 +14,7 @@ import { build, type Metafile } from 'esbuild';
 import { cacheSpecSource, loadSpecModule, VNET_ROOT } from '../codegen/load.js';
 import { COMPILER_VERSION } from '../codegen/emit-module.js';
 import { fileError, UserError } from '../base/errors.js';
+import { vnetCommand } from '../base/output.js';
 import { writeFileAtomic } from '../runtime/io/atomic.js';
 import { checkParamBytes } from '../runtime/io/safetensors.js';
 import { requireBlock } from '../runtime/module.js';
@@ -173,7 +174,7 @@ export async function buildBundle(o: BundleOptions): Promise<BundleResult> {
       throw fileError(
         o.certificatesPath,
         `is not a certificate file of network '${meta.name}' (${parsed.problems.length} bad line${parsed.problems.length === 1 ? '' : 's'}):\n${shown.join('\n')}`,
-        ['write one with `vnet verify <spec> --weights W --certificates C.jsonl`'],
+        [`write one with \`${vnetCommand()} verify <spec> --weights W --certificates C.jsonl\``],
       );
     }
     if (parsed.certs.length === 0) throw fileError(o.certificatesPath, 'holds no certificates');

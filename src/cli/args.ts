@@ -5,17 +5,9 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { UserError } from '../base/errors.js';
-import type { OptionSpec } from './command.js';
+import type { OptionSpec, ParsedArgs } from './command.js';
 
-export type FlagValue = string | number | boolean | readonly string[] | undefined;
-
-export interface ParsedArgs {
-  readonly positionals: readonly string[];
-  /** By long option name (`limit-train`, not camel case); defaults filled in. */
-  readonly flags: Readonly<Record<string, FlagValue>>;
-  /** The command's own arguments as typed (after the command name). */
-  readonly argv: readonly string[];
-}
+export type { FlagValue, ParsedArgs } from './command.js';
 
 /** commander argParser for `number` options. */
 export function parseNumberValue(value: string): number {

@@ -4,7 +4,18 @@
  * loads the file only when that command runs (or its help is asked for), so `vnet --help` and
  * `vnet check` never load TensorFlow.js. main.ts turns a spec into a commander command.
  */
-import type { ParsedArgs } from './args.js';
+
+/** The value of one flag after parsing. */
+export type FlagValue = string | number | boolean | readonly string[] | undefined;
+
+/** Parsed command-line arguments as commands see them (typed getters: ./args.ts). */
+export interface ParsedArgs {
+  readonly positionals: readonly string[];
+  /** By long option name (`limit-train`, not camel case); defaults filled in. */
+  readonly flags: Readonly<Record<string, FlagValue>>;
+  /** The command's own arguments as typed (after the command name). */
+  readonly argv: readonly string[];
+}
 
 /** One `--flag` of a command. */
 export interface OptionSpec {

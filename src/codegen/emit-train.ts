@@ -260,7 +260,8 @@ function trainFunction(m: TrainedIR, ramps: readonly Layer[]): string {
   if (!natural) out.push('  const cleanEpochs = rt.cleanEpochs(r.epsSchedule, r.trainEps, n, r.epochs);');
   out.push('  for (let epoch = run.startEpoch; epoch < r.epochs; epoch++) {');
   if (!natural) out.push('    const clean = epoch < cleanEpochs;');
-  if (ramps.length) out.push('    if (epoch === cleanEpochs) initRamps(run, schedule(epoch, 0, n, r).eta);');
+  if (ramps.length && !natural)
+    out.push('    if (epoch === cleanEpochs) initRamps(run, schedule(epoch, 0, n, r).eta);');
   const clean = natural ? 'false' : 'clean';
   const attack = m.train.loss && !natural ? ', trainAttack' : '';
   out.push(

@@ -39,6 +39,11 @@ export const Diag = {
   ),
   UnterminatedComment: def(1005, () => 'unterminated block comment'),
   UnterminatedString: def(1006, () => 'unterminated string'),
+  SpecTooLarge: def(1007, (limit: S, size: S) => `the spec is longer than ${limit} characters${size}`),
+  TokenTooLong: def(
+    1008,
+    (what: S, length: S, limit: S) => `this ${what} is ${length} characters long (at most ${limit})`,
+  ),
 
   // VN11xx: syntax (the message comes from grammar/parser.ts `vnetErrorMessages`)
   ExpectedToken: def(1101, (message: S) => message),
@@ -46,6 +51,10 @@ export const Diag = {
   UnexpectedTopLevel: def(1103, (message: S) => message),
   NestingTooDeep: def(1104, (limit: N) => `brackets and blocks are nested more than ${limit} levels deep`),
   TooManyErrors: def(1105, (shown: N) => `too many errors; only the first ${shown} are shown`, 'note'),
+  ListTooLong: def(1106, (what: S, limit: S) =>
+    what === 'call' ? `this call has more than ${limit} arguments` : `this list has more than ${limit} items`,
+  ),
+  TooManyTokens: def(1107, (limit: S) => `the spec has more than ${limit} tokens`),
 
   // VN12xx: VNN-LIB properties
   VnnlibSyntax: def(1201, (message: S) => message),
@@ -205,7 +214,7 @@ export const Diag = {
   ScheduleExceedsEpochs: def(
     4006,
     (what: S, end: N, epochs: N) =>
-      `the ${what} ends after epoch ${end}, but training runs only ${epochs} epochs`,
+      `the ${what} reaches its final value in epoch ${end}, but training runs only ${epochs} epochs`,
     'warning',
   ),
   EtaScheduleWithoutSlope: def(4007, () => 'eta_schedule needs a leaky_relu or paramramp layer to act on'),

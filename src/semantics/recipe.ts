@@ -381,14 +381,14 @@ export function checkTrain(
     if (eps !== undefined && eps.start + eps.length > v.epochs)
       bag.report(Diag.ScheduleExceedsEpochs, r.spans.eps_schedule ?? r.spans.epochs ?? anchor, [
         'eps schedule',
-        eps.start + eps.length - 1,
+        eps.start + eps.length,
         v.epochs,
       ]);
     const eta = v.eta_schedule;
     if (eta !== undefined && eta.start + eta.length > v.epochs)
       bag.report(Diag.ScheduleExceedsEpochs, r.spans.eta_schedule!, [
         'eta schedule',
-        eta.start + eta.length - 1,
+        eta.start + eta.length,
         v.epochs,
       ]);
   }

@@ -5,6 +5,7 @@
 import type { ModelIR } from '../ir/ir.js';
 import { loadDataset, subset, validationSplit } from '../runtime/io/datasets.js';
 import { UserError } from '../base/errors.js';
+import { vnetCommand } from '../base/output.js';
 import type { EvalData } from './evaluate.js';
 
 /** What the loader needs from a module's meta or a checked IR. */
@@ -36,7 +37,10 @@ export async function loadEvalSplit(
   if (recipe === undefined)
     throw new UserError(
       `${meta.sourcePath ?? 'the spec'}: the spec has no 'train' block, which \`vnet ${opts.command ?? 'verify'}\` needs (it evaluates on the data set of the recipe)`,
-      ['for given inputs use `vnet bounds --input X.json --eps E`', 'add a train { dataset = ... } block'],
+      [
+        `for given inputs use \`${vnetCommand()} bounds --input X.json --eps E\``,
+        'add a train { dataset = ... } block',
+      ],
     );
   const common = { expectShape: meta.input.shape, ...(opts.dir !== undefined ? { dir: opts.dir } : {}) };
   if (opts.split === 'test') {

@@ -66,6 +66,48 @@ export interface ReportData {
   readonly notes: readonly string[];
 }
 
+/** One schedule of the training-curves chart, drawn on its own axis (a band of the chart). */
+export interface ScheduleAxis {
+  /** The MetricPoint field. */
+  readonly key: 'eps' | 'kappa' | 'beta' | 'eta' | 'lr';
+  readonly label: string;
+  /** The axis range: the data's range, widened where the data is constant. */
+  readonly min: number;
+  readonly max: number;
+}
+
+const SCHEDULES: readonly { key: ScheduleAxis['key']; label: string }[] = [
+  { key: 'eps', label: 'ε' },
+  { key: 'kappa', label: 'κ' },
+  { key: 'beta', label: 'β' },
+  { key: 'eta', label: 'η' },
+  { key: 'lr', label: 'learning rate' },
+];
+
+/**
+ * The schedules the page charts, each on its own axis scaled to its own values (ε of 0.03 next to
+ * a κ of 1 on one 0–1 axis is a flat line at the bottom). A schedule without any value (η of a
+ * ReLU network) is left out, legend included.
+ */
+export function scheduleAxes(metrics: readonly MetricPoint[]): ScheduleAxis[] {
+  const out: ScheduleAxis[] = [];
+  for (const { key, label } of SCHEDULES) {
+    const vs = metrics
+      .map((m) => m[key])
+      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    if (vs.length === 0) continue;
+    let min = Math.min(...vs);
+    let max = Math.max(...vs);
+    if (max - min <= 1e-12 * Math.max(1, Math.abs(max))) {
+      const pad = Math.abs(max) > 0 ? Math.abs(max) * 0.5 : 0.5;
+      min -= pad;
+      max += pad;
+    }
+    out.push({ key, label, min, max });
+  }
+  return out;
+}
+
 /** HTML-escapes text for element content and quoted attribute values. */
 export function escapeHtml(s: string): string {
   return s.replace(
@@ -131,8 +173,8 @@ function verifyTable(rows: readonly ResultRow[]): string {
 /** Renders the report page. `chartJs` is the library source to inline (see chartJsSource). */
 export function renderReport(d: ReportData, chartJs: string): string {
   const ids = chartIds(d);
-  const canvas = (id: string, title: string): string =>
-    `<figure><figcaption>${escapeHtml(title)}</figcaption><div class="chart"><canvas id="${escapeHtml(id)}"></canvas></div></figure>`;
+  const canvas = (id: string, title: string, cls = 'chart'): string =>
+    `<figure><figcaption>${escapeHtml(title)}</figcaption><div class="${cls}"><canvas id="${escapeHtml(id)}"></canvas></div></figure>`;
   const sections: string[] = [];
   sections.push(
     `<section><h2>Run</h2><div class="facts">${d.facts
@@ -140,10 +182,12 @@ export function renderReport(d: ReportData, chartJs: string): string {
       .join('')}</div></section>`,
   );
   if (d.metrics.length > 0) {
+    const names = scheduleAxes(d.metrics).map((x) => x.label);
     sections.push(
       `<section><h2>Training</h2><div class="grid">${canvas('losses', 'Losses per epoch')}${canvas(
         'schedules',
-        'Schedules: ε, κ, β (left axis) and η (right axis)',
+        `Schedules per epoch, each on its own scale: ${names.join(', ')}`,
+        'chart tall',
       )}${canvas('errors', 'Errors per epoch (%)')}</div></section>`,
     );
   }
@@ -180,7 +224,7 @@ export function renderReport(d: ReportData, chartJs: string): string {
       `<section><h2>Notes</h2><ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></section>`,
     );
   }
-  const data = { ...d, chartIds: ids };
+  const data = { ...d, chartIds: ids, schedules: scheduleAxes(d.metrics) };
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -191,7 +235,7 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; backgrou
 h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 16px; }
 figure { margin: 0; } figcaption { font-weight: 600; margin-bottom: 4px; }
-.chart { position: relative; height: 320px; }
+.chart { position: relative; height: 320px; } .chart.tall { height: 480px; }
 table { border-collapse: collapse; margin-top: 12px; } th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 .facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 2px 16px; }
@@ -236,19 +280,23 @@ const PAGE_SCRIPT = String.raw`
     for (var k in extra || {}) ds[k] = extra[k];
     return ds;
   }
-  function epochChart(id, sets, y1) {
+  function epochChart(id, sets) {
     var scales = { x: { type: 'linear', title: { display: true, text: 'epoch' }, ticks: { precision: 0 } }, y: { type: 'linear' } };
-    if (y1) scales.y1 = { type: 'linear', position: 'right', grid: { drawOnChartArea: false }, title: { display: true, text: y1 } };
     make(id, { type: 'scatter', data: { datasets: sets }, options: { scales: scales } });
   }
   if (d.metrics.length > 0) {
     epochChart('losses', [
       line('loss', series('loss'), 0), line('natural loss', series('naturalLoss'), 1), line('robust loss', series('robustLoss'), 2)
     ]);
-    epochChart('schedules', [
-      line('ε', series('eps'), 0), line('κ', series('kappa'), 1), line('β', series('beta'), 2),
-      line('η', series('eta'), 3, { yAxisID: 'y1', borderDash: [6, 3] })
-    ], 'η');
+    // one band per schedule, stacked, each with its own scale (scheduleAxes)
+    var sscales = { x: { type: 'linear', title: { display: true, text: 'epoch' }, ticks: { precision: 0 } } };
+    var ssets = d.schedules.map(function (a, i) {
+      sscales['y_' + a.key] = { type: a.key === 'lr' && a.min > 0 ? 'logarithmic' : 'linear', stack: 'schedules',
+        stackWeight: 1, offset: true, min: a.min, max: a.max, position: 'left',
+        title: { display: true, text: a.label }, ticks: { maxTicksLimit: 4 } };
+      return line(a.label, series(a.key), i, { yAxisID: 'y_' + a.key });
+    });
+    make('schedules', { type: 'scatter', data: { datasets: ssets }, options: { scales: sscales } });
     epochChart('errors', [
       line('train clean', series('trainCleanErr', 100), 0), line('train robust (training bounds)', series('trainRobustErr', 100), 1),
       line('val clean', series('valCleanErr', 100), 2), line('val IBP-verified', series('valVerifiedErr', 100), 3)

@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { UserError } from '../../src/base/errors.js';
 import { initBackend } from '../../src/runtime/backend.js';
+import { node } from '../child.js';
 
 const installed = (pkg: string): boolean => {
   try {
@@ -16,7 +16,7 @@ const installed = (pkg: string): boolean => {
 };
 
 /** Runs a script in a fresh Node process (plain Node ESM resolution, as the CLI runs) and parses its last line. */
-function child(body: string): Record<string, unknown> {
+async function child(body: string): Promise<Record<string, unknown>> {
   const backend = resolve(import.meta.dirname, '../../src/runtime/backend.ts');
   const script = `
     const tf = await import('@tensorflow/tfjs-core');
@@ -26,12 +26,9 @@ function child(body: string): Record<string, unknown> {
     console.log(JSON.stringify(out));
     process.exit(0);
   `;
-  const stdout = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-    timeout: 60_000,
-  });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  const r = await node(['--import', 'tsx', '--input-type=module', '-e', script], { timeoutMs: 180_000 });
+  if (r.code !== 0) throw new Error(`child exited with ${r.code}: ${r.err}`);
+  return JSON.parse(r.out.trim().split('\n').at(-1)!) as Record<string, unknown>;
 }
 
 describe('initBackend', () => {
@@ -70,8 +67,8 @@ describe('initBackend', () => {
     await expect(initBackend('wasm', { threads: 0 })).rejects.toThrow(/--threads must be a positive integer/);
   });
 
-  test('in plain Node (the CLI), gradients register through the resolve hook', () => {
-    const out = child(`
+  test('in plain Node (the CLI), gradients register through the resolve hook', async () => {
+    const out = await child(`
       out.before = !!tf.getGradient('Sum');
       const info = await initBackend('wasm');
       out.after = !!tf.getGradient('Sum');
@@ -81,8 +78,8 @@ describe('initBackend', () => {
     expect(out).toEqual({ before: false, after: true, grad: [2, -4], name: 'wasm' });
   });
 
-  test('webgpu: runs (natively or on Mesa OpenGL ES) and matches cpu, or fails with a clear reason', () => {
-    const out = child(`
+  test('webgpu: runs (natively or on Mesa OpenGL ES) and matches cpu, or fails with a clear reason', async () => {
+    const out = await child(`
       const x = () => tf.div(tf.reshape(tf.range(0, 50), [2, 5, 5, 1]), 50);
       const f = (w) => tf.sum(tf.square(tf.relu(tf.conv2d(x(), w, 1, 'same'))));
       const w0 = () => tf.div(tf.sub(tf.reshape(tf.range(0, 18), [3, 3, 1, 2]), 9), 9);

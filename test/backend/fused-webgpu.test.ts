@@ -3,18 +3,18 @@
  * backend, in a child process (fused-webgpu.child.ts): natively on a GPU, else on Dawn's OpenGL
  * ES backend on Mesa; where neither starts, the backend's clear refusal is what is checked.
  */
-import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { expect, test } from 'vitest';
+import { node } from '../child.js';
 
-test('WGSL fused kernels equal the op path on webgpu: formsLower values and gradients, Adam, a CROWN-IBP training bound', () => {
+test('WGSL fused kernels equal the op path on webgpu: formsLower values and gradients, Adam, a CROWN-IBP training bound', async () => {
   const script = resolve(import.meta.dirname, 'fused-webgpu.child.ts');
-  const stdout = execFileSync(process.execPath, ['--import', 'tsx', script], {
+  const r = await node(['--import', 'tsx', script], {
     cwd: resolve(import.meta.dirname, '../..'),
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-    timeout: 120_000,
+    timeoutMs: 240_000,
   });
+  expect(r.code, r.err).toBe(0);
+  const stdout = r.out;
   const out = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
   if (
     typeof out['error'] === 'string' &&
@@ -31,4 +31,4 @@ test('WGSL fused kernels equal the op path on webgpu: formsLower values and grad
   expect(out['adam']).toBeLessThan(1e-6);
   expect(out['adamMoved']).toBeGreaterThan(1e-3); // the update did something
   expect(out['e2e']).toBeLessThan(1e-4);
-});
+}, 300_000);

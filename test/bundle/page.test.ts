@@ -174,7 +174,7 @@ describe.skipIf(!existsSync(CHROMIUM))('vnet bundle page in headless chromium', 
     // the visible result is the last one
     const shown = await page.locator('#result-facts').textContent();
     expect(shown).toContain('CROWN');
-  });
+  }, 300_000);
 
   it('certifies a dropped PNG around its prediction, converted exactly as the data set is', async () => {
     const data = await loadEvalSplit(mod.meta, { split: 'test', dir: DATA, limit: 2 });

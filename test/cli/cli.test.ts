@@ -2,67 +2,65 @@
  * The CLI as a user runs it (`node bin/vnet.js`, i.e. from dist/): commander's conventions, the
  * checks of flag values, and that the fast commands do not load TensorFlow.js or ts-morph.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { commanderMessage } from '../../src/cli/main.js';
+import { node, type ChildResult } from '../child.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vnet-cli-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function vnet(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['bin/vnet.js', ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+/** `node bin/vnet.js ARGS` in a child process (async: the test worker stays responsive). */
+const vnet = (...args: string[]): Promise<ChildResult> => node(['bin/vnet.js', ...args]);
 
 describe('commander conventions', () => {
-  test('--help, -h, --version, help <command>', () => {
-    const top = vnet('--help');
+  test('--help, -h, --version, help <command>', async () => {
+    const top = await vnet('--help');
     expect(top.code).toBe(0);
     for (const c of ['check', 'compile', 'train', 'verify', 'inspect', 'report', 'init', 'bounds'])
       expect(top.out).toMatch(new RegExp(`^  ${c} `, 'm'));
-    expect(vnet('-h').out).toBe(top.out);
+    expect((await vnet('-h')).out).toBe(top.out);
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
-    expect(vnet('--version').out.trim()).toBe(pkg.version);
-    const help = vnet('help', 'train');
+    expect((await vnet('--version')).out.trim()).toBe(pkg.version);
+    const help = await vnet('help', 'train');
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/Usage: vnet train \[options\] <spec>/);
     expect(help.out).toMatch(/-o, --out <DIR>/);
     expect(help.out).toMatch(/-q, --quiet/);
-    expect(vnet('train', '--help').out).toBe(help.out);
+    expect((await vnet('train', '--help')).out).toBe(help.out);
   });
 
-  test('unknown commands and options get suggestions; exit 1, no stack trace', () => {
-    const c = vnet('chek', 'x.vnet');
+  test('unknown commands and options get suggestions; exit 1, no stack trace', async () => {
+    const c = await vnet('chek', 'x.vnet');
     expect(c.code).toBe(1);
     expect(c.err).toMatch(/error: unknown command 'chek'\nhelp: did you mean 'check'\?/);
-    const o = vnet('check', '--jsn', 'specs/fmnist-mlp.vnet');
+    const o = await vnet('check', '--jsn', 'specs/fmnist-mlp.vnet');
     expect(o.code).toBe(1);
     expect(o.err).toMatch(/error: unknown option '--jsn'\nhelp: did you mean '--json'\?/);
     expect(o.err).not.toMatch(/at .*\.js:\d+/);
   });
 
-  test('short flags and --flag=value', () => {
+  test('short flags and --flag=value', async () => {
     const a = join(tmp, 'a');
     const b = join(tmp, 'b');
-    expect(vnet('compile', 'specs/fmnist-mlp.vnet', '-o', a).code).toBe(0);
-    expect(vnet('compile', 'specs/fmnist-mlp.vnet', `--out=${b}`).code).toBe(0);
+    expect((await vnet('compile', 'specs/fmnist-mlp.vnet', '-o', a)).code).toBe(0);
+    expect((await vnet('compile', 'specs/fmnist-mlp.vnet', `--out=${b}`)).code).toBe(0);
     expect(readFileSync(join(a, 'fmnist-mlp.ts'), 'utf8')).toBe(
       readFileSync(join(b, 'fmnist-mlp.ts'), 'utf8'),
     );
   });
 
-  test('flag values are validated: numbers, empty list items, a value that is the next option', () => {
+  test('flag values are validated: numbers, empty list items, a value that is the next option', async () => {
     const spec = 'specs/fmnist-mlp.vnet';
-    const n = vnet('verify', spec, '--weights', 'w.safetensors', '--batch', 'ten');
+    const n = await vnet('verify', spec, '--weights', 'w.safetensors', '--batch', 'ten');
     expect(n.code).toBe(1);
     expect(n.err).toMatch(/--batch <N>' argument 'ten' is invalid. not a number/);
-    const l = vnet('verify', spec, '--weights', 'w.safetensors', '--methods', 'ibp,,crown-ibp');
+    const l = await vnet('verify', spec, '--weights', 'w.safetensors', '--methods', 'ibp,,crown-ibp');
     expect(l.code).toBe(1);
     expect(l.err).toMatch(/'ibp,,crown-ibp' has an empty item/);
-    const h = vnet('bounds', spec, '--weights', '--help');
+    const h = await vnet('bounds', spec, '--weights', '--help');
     expect(h.code).toBe(1);
     expect(h.err).toMatch(/option '--weights' needs a value, but the next argument is the option '--help'/);
     expect(h.err).toMatch(/--weights=--help/);
@@ -79,9 +77,9 @@ describe('commander conventions', () => {
 });
 
 describe('bounds on the shipped example input', () => {
-  test('docs/examples/bounds-input.json: --json has method, lines, backend, batch and time; ε beyond the domain warns', () => {
+  test('docs/examples/bounds-input.json: --json has method, lines, backend, batch and time; ε beyond the domain warns', async () => {
     const w = join(tmp, 'init.safetensors');
-    expect(vnet('init', 'specs/fmnist-mlp.vnet', '-o', w, '--backend', 'cpu').code).toBe(0);
+    expect((await vnet('init', 'specs/fmnist-mlp.vnet', '-o', w, '--backend', 'cpu')).code).toBe(0);
     const args = [
       'bounds',
       'specs/fmnist-mlp.vnet',
@@ -90,7 +88,7 @@ describe('bounds on the shipped example input', () => {
       '--input',
       'docs/examples/bounds-input.json',
     ];
-    const r = vnet(
+    const r = await vnet(
       ...args,
       '--eps',
       '0.01',
@@ -109,14 +107,14 @@ describe('bounds on the shipped example input', () => {
     expect(j['backend']).toMatch(/^cpu/);
     expect(j['seconds']).toBeGreaterThan(0);
     expect((j['lower'] as unknown[]).length).toBe(2);
-    const far = vnet(...args, '--eps', '1e9', '--method', 'ibp', '--backend', 'cpu', '--json');
+    const far = await vnet(...args, '--eps', '1e9', '--method', 'ibp', '--backend', 'cpu', '--json');
     expect(far.code).toBe(0);
     expect(far.err).toMatch(/warning: ε = 1000000000 is not smaller than the width 1 of the input domain/);
     expect(() => JSON.parse(far.out) as unknown).not.toThrow();
-    expect(vnet(...args, '--eps', '8', '--method', 'ibp', '--backend', 'cpu').err).toMatch(
+    expect((await vnet(...args, '--eps', '8', '--method', 'ibp', '--backend', 'cpu')).err).toMatch(
       /did you mean 8\/255\?/,
     );
-  });
+  }, 300_000);
 });
 
 /** Static (non-type, non-dynamic) imports of a source file, resolved. */

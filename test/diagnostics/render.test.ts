@@ -133,8 +133,13 @@ describe('long lines (issue 17: a 10 MB line of junk)', () => {
   it('shows a window of the line around the caret and a clipped token, not the whole line', async () => {
     const { checkSource } = await import('../../src/semantics/index.js');
     const { renderPretty } = await import('../../src/diagnostics/render.js');
-    const junk = 'x'.repeat(10_000_000);
-    const { diagnostics } = checkSource('junk.vnet', `network n ${junk} {\n}\n`);
+    // a 10 MB line is now refused at the size limit (VN1007), shown as a window as well
+    const huge = checkSource('junk.vnet', `network n ${'x'.repeat(10_000_000)} {\n}\n`).diagnostics;
+    expect(huge.map((d) => d.code)).toEqual([1007]);
+    expect(renderPretty(huge).length).toBeLessThan(4000);
+    // a 200 KB line (under the limit) with a 250-character junk name in it
+    const junk = 'x'.repeat(250);
+    const { diagnostics } = checkSource('junk.vnet', `network n ${' '.repeat(200_000)}${junk} {\n}\n`);
     expect(diagnostics.length).toBeGreaterThan(0);
     const text = renderPretty(diagnostics);
     expect(text.length).toBeLessThan(4000);

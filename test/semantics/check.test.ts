@@ -254,9 +254,18 @@ describe('threat, train and verify', () => {
     );
     expect(r.diagnostics.map((d) => [d.code, d.severity])).toEqual([[4006, 'warning']]);
     expect(r.diagnostics[0]!.message).toBe(
-      'the eps schedule ends after epoch 60, but training runs only 20 epochs',
+      'the eps schedule reaches its final value in epoch 61, but training runs only 20 epochs',
     );
     expect(r.model).toBeDefined();
+    // epochs counted from 1: the default ramp (start 10, length 51) is final from epoch 61
+    const at = (epochs: number): number[] =>
+      checkSource(
+        't.vnet',
+        net('flatten\ndense(10)') +
+          `threat { train_eps = 0.1 }\ntrain { dataset = mnist epochs = ${epochs} }`,
+      ).diagnostics.map((d) => d.code);
+    expect(at(61)).toEqual([]);
+    expect(at(60)).toEqual([4006]);
   });
 
   it('warns when an η schedule starts elsewhere than the layers’ slope', () => {

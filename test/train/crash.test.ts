@@ -120,5 +120,5 @@ describe('vnet train under kill -9', () => {
     };
     expect(test.images).toBe(20);
     expect(test.ibpVerifiedErr).toBeGreaterThanOrEqual(0);
-  });
+  }, 600_000);
 });

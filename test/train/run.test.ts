@@ -74,7 +74,7 @@ describe('TrainSession with a generated trainer', () => {
       epoch: number;
       sha256: string;
     };
-    expect(sidecar.epoch).toBe(2);
+    expect(sidecar.epoch).toBe(3);
     expect(sidecar.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 

@@ -78,7 +78,7 @@ describe('vnet verify / inspect / report', () => {
     const lines = readFileSync(certs, 'utf8').trimEnd().split('\n');
     expect(lines).toHaveLength(6 * 8);
     writeFileSync(join(dir, 'verify.json'), r.out);
-  });
+  }, 300_000);
 
   it('inspect prints the status table', async () => {
     const r = await cli(

@@ -9,6 +9,7 @@ import {
   chartJsSource,
   escapeHtml,
   renderReport,
+  scheduleAxes,
   scriptJson,
   type ReportData,
 } from '../../src/verify/report-html.js';
@@ -102,6 +103,23 @@ describe('report HTML', () => {
     expect(html).toContain('&lt;/script&gt;&lt;img src=x onerror=&quot;window.__pwned=1&quot;&gt;&amp;');
   });
 
+  it('gives every schedule its own axis scaled to its values, and no η for a ReLU network', () => {
+    const m = syntheticReport().metrics;
+    const axes = scheduleAxes(m);
+    expect(axes.map((a) => a.key)).toEqual(['eps', 'kappa', 'beta', 'eta', 'lr']);
+    const eps = axes.find((a) => a.key === 'eps')!;
+    expect([eps.min, eps.max]).toEqual([0, 0.1]); // not a 0–1 axis where ε = 0.1 is a flat line
+    expect(axes.find((a) => a.key === 'kappa')).toMatchObject({ min: 0, max: 1 });
+    // a constant schedule gets a range around its value
+    expect(axes.find((a) => a.key === 'lr')).toMatchObject({ min: 5e-4, max: 1.5e-3 });
+    const relu = m.map((x) => ({ ...x, eta: null }));
+    expect(scheduleAxes(relu).map((a) => a.key)).toEqual(['eps', 'kappa', 'beta', 'lr']);
+    const html = renderReport({ ...syntheticReport(), metrics: relu }, '');
+    expect(html).toContain('Schedules per epoch, each on its own scale: ε, κ, β, learning rate<');
+    expect(html).not.toMatch(/Schedules[^<]*η/);
+    expect(renderReport(syntheticReport(), '')).toContain('own scale: ε, κ, β, η, learning rate<');
+  });
+
   describe('in headless chromium', () => {
     let dir: string;
     let ctx: BrowserContext;
@@ -193,6 +211,54 @@ describe('report HTML', () => {
       await page.screenshot({ path: shot, fullPage: true });
       expect(statSync(shot).size).toBeGreaterThan(10_000);
       await page.close();
+    });
+
+    it('draws each schedule on its own scale and leaves η out for a ReLU network', async () => {
+      const relu = syntheticReport().metrics.map((x) => ({ ...x, eta: null }));
+      for (const [name, metrics, labels] of [
+        ['ramp', syntheticReport().metrics, ['ε', 'κ', 'β', 'η', 'learning rate']],
+        ['relu', relu, ['ε', 'κ', 'β', 'learning rate']],
+      ] as const) {
+        const file = join(dir, `schedules-${name}.html`);
+        writeFileSync(file, renderReport({ ...syntheticReport(), metrics }, chartJsSource()));
+        const page = await ctx.newPage();
+        await page.goto(pathToFileURL(file).href);
+        await page.waitForFunction(() =>
+          Array.isArray((window as unknown as { vnetCharts?: unknown[] }).vnetCharts),
+        );
+        const sched = await page.evaluate(() => {
+          type Scale = { min: number; max: number; top: number; bottom: number };
+          type ChartLike = {
+            data: { datasets: { label: string; yAxisID: string; data: { y: number | null }[] }[] };
+            scales: Record<string, Scale>;
+          };
+          const w = window as unknown as { Chart: { getChart(c: HTMLCanvasElement): ChartLike } };
+          const c = w.Chart.getChart(document.getElementById('schedules') as HTMLCanvasElement);
+          return c.data.datasets.map((d) => {
+            const s = c.scales[d.yAxisID]!;
+            const ys = d.data.map((p) => p.y).filter((y): y is number => y !== null);
+            return {
+              label: d.label,
+              min: s.min,
+              max: s.max,
+              band: s.bottom - s.top,
+              dataMin: Math.min(...ys),
+              dataMax: Math.max(...ys),
+            };
+          });
+        });
+        expect(sched.map((x) => x.label)).toEqual(labels);
+        for (const x of sched) {
+          // the data spans at least half of its own axis: visible, not a flat line
+          expect(x.dataMin, x.label).toBeGreaterThanOrEqual(x.min);
+          expect(x.dataMax, x.label).toBeLessThanOrEqual(x.max);
+          expect(x.band, x.label).toBeGreaterThan(40);
+        }
+        const eps = sched.find((x) => x.label === 'ε')!;
+        expect(eps.max).toBeLessThan(0.2);
+        expect((eps.dataMax - eps.dataMin) / (eps.max - eps.min)).toBeGreaterThan(0.5);
+        await page.close();
+      }
     });
   });
 });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { CommandSpec, OptionSpec } from '../command.js';
 import { flagList, flagString, type ParsedArgs } from '../args.js';
 import { fileError } from '../../base/errors.js';
+import { vnetCommand } from '../../base/output.js';
 import { writeFileAtomic } from '../../runtime/io/atomic.js';
 import { RunDir } from '../../runtime/train/rundir.js';
 import { boundGap, GAP_EPS } from '../../verify/gap.js';
@@ -104,6 +105,14 @@ async function run(a: ParsedArgs): Promise<number> {
     for (const part of ['recipe', 'data'])
       if (typeof recipe[part] === 'object' && recipe[part] !== null)
         facts.push(...primitiveFacts(`${part}.`, recipe[part] as Record<string, unknown>));
+    // `command` is the one that started the run; resumes are listed after it
+    const resumes = Array.isArray(recipe['resumes']) ? (recipe['resumes'] as Record<string, unknown>[]) : [];
+    resumes.forEach((r, i) =>
+      facts.push([
+        resumes.length === 1 ? 'resumed' : `resumed (${i + 1})`,
+        `after epoch ${String(r['afterEpoch'])}: ${String(r['command'])}`,
+      ]),
+    );
   }
   const sidecarPath = [rd.sidecarPath('best'), rd.sidecarPath('last')].find((p) => existsSync(p));
   const sidecar = sidecarPath ? readKindless(sidecarPath) : undefined;
@@ -124,7 +133,7 @@ async function run(a: ParsedArgs): Promise<number> {
       : undefined;
   if (!verify)
     notes.push(
-      'No --verify results given: run `vnet verify <spec> --weights W --lines tight,adaptive --json > results.json`.',
+      `No --verify results given: run \`${vnetCommand()} verify <spec> --weights W --lines tight,adaptive --json > results.json\`.`,
     );
   const status: StatusSection[] = (flagList(a, 'inspect') ?? []).map((p) => {
     const j = readKindJson<InspectJson>(p, 'vnet-inspect', 'layers');

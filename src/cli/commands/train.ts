@@ -19,11 +19,16 @@ import { writeJsonAtomic } from '../../runtime/io/atomic.js';
 import { loadDataset } from '../../runtime/io/datasets.js';
 import { loadParams } from '../../runtime/io/safetensors.js';
 import type { GeneratedModule, TrainProgram } from '../../runtime/module.js';
+import { RunDir } from '../../runtime/train/rundir.js';
 import { TrainSession, evaluateIbp } from '../../runtime/train/run.js';
 import { QUICK_EPOCHS, effectiveRecipe } from '../../train/overrides.js';
 
 const FLAGS: readonly OptionSpec[] = [
-  { name: 'epochs', type: 'number', help: "number of epochs (default: the spec's; --quick: 20)" },
+  {
+    name: 'epochs',
+    type: 'number',
+    help: "number of epochs (default: the spec's; --quick: 20; --resume: the run's)",
+  },
   { name: 'limit-train', type: 'number', help: 'use only the first N images of the training file' },
   {
     name: 'seed',
@@ -42,7 +47,7 @@ const FLAGS: readonly OptionSpec[] = [
   {
     name: 'resume',
     type: 'bool',
-    help: 'continue the run in the run directory from its last completed epoch',
+    help: 'continue the run in the run directory after its last completed epoch',
   },
   { name: 'force', type: 'bool', help: 'discard a run already in the run directory' },
   {
@@ -58,7 +63,8 @@ const SUMMARY = [
   'best.safetensors (lowest IBP-verified error on the validation split at the target ε once the ε ramp',
   'has ended) with JSON sidecars, state.safetensors (exact resume point) and test.json. Every file is',
   'written atomically; --resume continues after the last completed epoch with the same numbers as an',
-  'uninterrupted run.',
+  'uninterrupted run (give the options the run was started with; --epochs may change its length).',
+  'Epochs are counted from 1 everywhere: in the progress lines, metrics.jsonl, the sidecars and the report.',
 ].join('\n');
 
 /** The generated trainer of a module, or a UserError if the module has none. */
@@ -85,14 +91,16 @@ async function run(a: ParsedArgs): Promise<number> {
   const mod = await loadSpecModule(spec);
   const trainer = trainerOf(mod, spec);
   const meta = mod.meta;
-  const epochs = flagNumber(a, 'epochs');
+  const resume = flagBool(a, 'resume');
+  const outDir = flagString(a, 'out') ?? join('runs', quick ? `${meta.moduleName}-quick` : meta.moduleName);
+  // --resume without --epochs finishes the run with the number of epochs it was started with
+  const epochs = flagNumber(a, 'epochs') ?? (resume ? new RunDir(outDir).recordedEpochs() : undefined);
   const seed = flagNumber(a, 'seed');
   const { recipe, changes } = effectiveRecipe(trainer.recipe, {
     quick,
     ...(epochs !== undefined ? { epochs } : {}),
     ...(seed !== undefined ? { seed } : {}),
   });
-  const outDir = flagString(a, 'out') ?? join('runs', quick ? `${meta.moduleName}-quick` : meta.moduleName);
   const log = info;
 
   log(
@@ -115,9 +123,10 @@ async function run(a: ParsedArgs): Promise<number> {
     recipe,
     data,
     outDir,
-    resume: flagBool(a, 'resume'),
+    resume,
     force: flagBool(a, 'force'),
-    record: { command: ['vnet', 'train', ...a.argv].join(' '), backend: backend.detail },
+    record: { command: ['vnet', 'train', ...a.argv].join(' '), argv: a.argv, backend: backend.detail },
+    commandArgv: a.argv,
   });
   log(
     `data: ${data.source} (${session.sizes.train} training, ${session.sizes.val} validation images); ` +
@@ -130,7 +139,7 @@ async function run(a: ParsedArgs): Promise<number> {
   const dir = session.runDir;
   const best = session.bestSoFar;
   const kind = best ? 'best' : 'last';
-  const epoch = best ? best.epoch : (session.metrics.at(-1)?.epoch ?? -1);
+  const epoch = best ? best.epoch : (session.metrics.at(-1)?.epoch ?? 0);
   session.dispose();
   if (!best)
     log('no checkpoint was selected: the ε ramp did not end within the epochs run; reporting the last one');
@@ -156,7 +165,7 @@ async function run(a: ParsedArgs): Promise<number> {
       ibpVerifiedErr: ev.verifiedErr,
     });
     log(
-      `test set (${ev.n} images), ${kind} checkpoint (epoch ${epoch + 1}): clean error ${pct(ev.cleanErr)}, ` +
+      `test set (${ev.n} images), ${kind} checkpoint (epoch ${epoch}): clean error ${pct(ev.cleanErr)}, ` +
         `IBP-verified error ${pct(ev.verifiedErr)} at ε = ${ev.eps}`,
     );
   }

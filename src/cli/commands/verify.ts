@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { CommandSpec, OptionSpec } from '../command.js';
 import { flagBool, flagList, flagNumber, flagString, requireFlag, type ParsedArgs } from '../args.js';
 import { fileError, UserError } from '../../base/errors.js';
+import { vnetCommand } from '../../base/output.js';
 import { ProgressBar } from '../../base/progress.js';
 import {
   BACKEND_FLAG,
@@ -155,7 +156,7 @@ async function run(a: ParsedArgs): Promise<number> {
     'train',
     'verify',
     'it evaluates on the data set of the recipe',
-    'for given inputs use `vnet bounds --input X.json --eps E`',
+    `for given inputs use \`${vnetCommand()} bounds --input X.json --eps E\``,
   ).dataset;
   if (meta.layers.some((l) => l.inputs !== undefined))
     console.error(

@@ -9,7 +9,9 @@
  */
 import { isBuffer } from '../../ir/ir.js';
 import * as tf from '@tensorflow/tfjs-core';
+import { basename } from 'node:path';
 import { UserError } from '../../base/errors.js';
+import { vnetCommand } from '../../base/output.js';
 import { ProgressBar, formatDuration, type ProgressStream } from '../../base/progress.js';
 import { batchOrder, gatherBatch, subset, validationSplit, type Dataset } from '../io/datasets.js';
 import { inputBox } from '../index.js';
@@ -17,7 +19,15 @@ import type { GeneratedModule, ParamSet } from '../module.js';
 import { Adam } from './adam.js';
 import type { LossParts } from './loss.js';
 import { clampRamp } from './ramp.js';
-import { RunDir, assignParams, paramArrays, type BestSoFar, type EpochRecord } from './rundir.js';
+import {
+  OldStateError,
+  RunDir,
+  assignParams,
+  paramArrays,
+  type BestSoFar,
+  type EpochRecord,
+  type ResumeState,
+} from './rundir.js';
 import { fullEpsEpoch } from './schedule.js';
 import { clipGradients, ibpInit } from './recipes.js';
 import type {
@@ -122,8 +132,14 @@ export interface TrainSessionOptions {
   readonly resume?: boolean;
   /** Discard a run already in `outDir`. */
   readonly force?: boolean;
-  /** Extra facts for recipe.json (command line, backend); not compared on resume. */
+  /**
+   * Extra facts for recipe.json (command line, backend); not compared on resume. A fresh run
+   * records them at the top level; a resume appends them to `resumes` (the top-level `command`
+   * stays the one that started the run).
+   */
   readonly record?: Readonly<Record<string, unknown>>;
+  /** The `vnet train` arguments (after `train`), for the commands that hints suggest. */
+  readonly commandArgv?: readonly string[];
   /** Progress bars and log lines (default process.stderr). */
   readonly stream?: ProgressStream;
   /** Overrides the stream's TTY detection. */
@@ -175,6 +191,93 @@ function resumeConflicts(recorded: Record<string, unknown>, now: RunIdentity): s
   return out;
 }
 
+/** The command that started a run, as recipe.json records it. */
+function startedWith(recorded: Record<string, unknown>): { command: string; argv?: string[] } | undefined {
+  const command = recorded['command'];
+  if (typeof command !== 'string') return undefined;
+  const argv = recorded['argv'];
+  return Array.isArray(argv) && argv.every((x) => typeof x === 'string')
+    ? { command, argv: argv as string[] }
+    : { command };
+}
+
+/** A shell word: quoted when it holds anything but safe characters. */
+const shellWord = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * `vnet train ARGS FLAG`: the arguments of a `vnet train` command without its --resume/--force,
+ * then `flag` (spelled `npx vnet` when vnet is not on PATH). Without the arguments: a description.
+ */
+export function trainCommandLine(argv: readonly string[] | undefined, flag: '--resume' | '--force'): string {
+  if (!argv) return `the same command with ${flag}`;
+  const kept = argv.filter((x) => x !== '--resume' && x !== '--force');
+  return [vnetCommand(), 'train', ...kept.map(shellWord), flag].join(' ');
+}
+
+/** The arguments without `--epochs N` / `--epochs=N`. */
+function withoutEpochs(argv: readonly string[] | undefined): string[] | undefined {
+  if (!argv) return undefined;
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--epochs') i++;
+    else if (!argv[i]!.startsWith('--epochs=')) out.push(argv[i]!);
+  }
+  return out;
+}
+
+/**
+ * The resume point of a run directory and its metrics lines. A damaged or foreign state file
+ * (or metrics file) is one short UserError saying what was found and how to start over.
+ */
+function readResumePoint(
+  dir: RunDir,
+  specHash: string,
+  forceHint: string,
+): { state: ResumeState | undefined; metrics: EpochRecord[] } {
+  const damaged = (what: string): UserError =>
+    new UserError(`cannot resume the run in ${dir.dir}: ${what}`, [
+      `start over: ${forceHint}`,
+      'or start a new run with --out DIR (this one is left as it is)',
+    ]);
+  /** What a file error says about `path`, in one line: "is damaged (...)" or its own words. */
+  const reason = (e: UserError, path: string): string => {
+    if (e instanceof OldStateError) return `${path} ${e.reason}`;
+    const [head, ...rest] = e.message.split('\n');
+    const text = head!.startsWith(`${path}: `) ? head!.slice(path.length + 2) : head!;
+    const first = rest
+      .find((l) => l.trim().startsWith('- '))
+      ?.trim()
+      .slice(2);
+    const m = /^(?:is )?not a valid safetensors file(?::\s*(.*)|\s*\((\d+) problems?\):?)$/.exec(text);
+    const detail =
+      m?.[1] ?? (m?.[2] ? `${m[2]} problems; the first: ${first}` : `${text}${first ? ` ${first}` : ''}`);
+    return `${path} is damaged (${detail})`;
+  };
+  let state: ResumeState | undefined;
+  let metrics: EpochRecord[];
+  try {
+    state = dir.readState();
+  } catch (e) {
+    if (e instanceof UserError) throw damaged(reason(e, dir.statePath));
+    throw e;
+  }
+  if (state && state.specHash !== specHash)
+    throw damaged(`${dir.statePath} was saved for another version of the spec`);
+  try {
+    metrics = dir.readMetrics();
+  } catch (e) {
+    if (e instanceof UserError) throw damaged(reason(e, dir.metricsPath));
+    throw e;
+  }
+  const done = state?.epoch ?? 0;
+  const have = metrics.filter((m) => m.epoch <= done).length;
+  if (have < done)
+    throw damaged(
+      `${dir.metricsPath} lists ${have} of the ${done} epochs that ${basename(dir.statePath)} has saved`,
+    );
+  return { state, metrics };
+}
+
 const pct = (v: number | null): string => (v === null ? '-' : `${(100 * v).toFixed(2)}%`);
 const num4 = (v: number): string => Number(v.toPrecision(4)).toString();
 
@@ -224,8 +327,11 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
 
   /**
    * Opens a run in `o.outDir`: a fresh one (refusing to overwrite a run unless `force`), or with
-   * `resume` the existing one at its last completed epoch, after checking that the spec, the
-   * recipe (except the number of epochs) and the data are the ones it was started with.
+   * `resume` the existing one after its last completed epoch, after checking that the spec, the
+   * recipe and the data are the ones it was started with. The number of epochs may differ (the
+   * schedules count absolute epochs, so the result is that of an uninterrupted run of the new
+   * length); the change is announced, and fewer epochs than are done is refused. The CLI passes
+   * the recorded number when `--epochs` is not given.
    */
   static open<P extends ParamSet = ParamSet>(o: TrainSessionOptions): TrainSession<P> {
     const meta = o.module.meta;
@@ -254,40 +360,77 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
     let start = 0;
     let history: EpochRecord[] = [];
     let best: BestSoFar | null = null;
+    const hint = (flag: '--resume' | '--force'): string => trainCommandLine(o.commandArgv, flag);
     if (o.resume) {
       if (!dir.hasRun())
         throw new UserError(`--resume: ${o.outDir} holds no run to resume`, [
           'start a new run without --resume',
         ]);
       const recorded = dir.readRecipe();
+      const first = startedWith(recorded);
       const conflicts = resumeConflicts(recorded, identity);
-      const cmd = recorded['command'];
       if (conflicts.length)
         throw new UserError(
-          `cannot resume the run in ${o.outDir}:\n${conflicts.map((c) => `  - ${c}`).join('\n')}`,
+          conflicts.length === 1
+            ? `cannot resume the run in ${o.outDir}: ${conflicts[0]}`
+            : `cannot resume the run in ${o.outDir}:\n${conflicts.map((c) => `  - ${c}`).join('\n')}`,
           [
-            typeof cmd === 'string'
-              ? `it was started with: ${cmd}`
-              : 'repeat the options the run was started with',
-            'or start a new run with --out DIR (or --force to discard this one)',
+            ...(first
+              ? [
+                  `it was started with: ${first.command}`,
+                  `resume it with: ${trainCommandLine(first.argv, '--resume')}`,
+                ]
+              : ['repeat the options the run was started with']),
+            'or start over with --force, or a new run with --out DIR',
           ],
         );
-      const st = dir.readState();
+      const found = readResumePoint(dir, meta.specHash, hint('--force'));
+      const done = found.state?.epoch ?? 0;
+      const recordedEpochs = (recorded['recipe'] as { epochs?: unknown } | undefined)?.epochs;
+      if (r.epochs < done)
+        throw new UserError(
+          `cannot resume the run in ${o.outDir} with ${r.epochs} epochs: it has already completed ${done}`,
+          [`resume it with: ${trainCommandLine(withoutEpochs(o.commandArgv), '--resume')}`],
+        );
+      if (typeof recordedEpochs === 'number' && recordedEpochs !== r.epochs)
+        out.write(`the run now has ${r.epochs} epochs instead of ${recordedEpochs} (--epochs)\n`);
+      const st = found.state;
       if (st) {
-        if (st.specHash !== meta.specHash) throw new UserError(`${dir.statePath}: belongs to another spec`);
         assignParams(params, st.params, dir.statePath);
         adam.importState(params, st.adam);
-        start = st.epoch + 1;
+        start = st.epoch;
         best = st.best;
-        history = dir.readMetrics().filter((m) => m.epoch <= st.epoch);
-        out.write(`resuming ${o.outDir} after epoch ${start} of ${r.epochs}\n`);
-      } else out.write(`resuming ${o.outDir}: no epoch had completed, starting from the first\n`);
-    } else if (dir.hasRun()) {
+        history = found.metrics.filter((m) => m.epoch <= st.epoch);
+      }
+      const unsaved = found.metrics.some((m) => m.epoch === done + 1)
+        ? `; epoch ${done + 1} was being saved when the run stopped and runs again`
+        : '';
+      out.write(
+        st
+          ? `resuming ${o.outDir} after epoch ${done} of ${r.epochs}${unsaved}\n`
+          : `resuming ${o.outDir} from epoch 1 (no epoch was completely saved${unsaved ? `: epoch 1 was being saved when the run stopped` : ''})\n`,
+      );
+      dir.removeStaleTemps();
+      dir.writeRecipe({
+        ...recorded,
+        recipe: r,
+        resumes: [
+          ...(Array.isArray(recorded['resumes']) ? (recorded['resumes'] as unknown[]) : []),
+          { afterEpoch: done, ...o.record },
+        ],
+      });
+      return new TrainSession(o.module, r, params, train, val, dir, adam, start, history, best, out, o.tty);
+    }
+    if (dir.hasRun()) {
       if (!o.force) {
         const done = dir.readMetrics().length;
         throw new UserError(
           `${o.outDir} already holds a training run (${done} epoch${done === 1 ? '' : 's'} done)`,
-          ['pass --resume to continue it, --force to discard it and start over, or --out DIR for a new run'],
+          [
+            `continue it: ${hint('--resume')}`,
+            `or start over: ${hint('--force')}`,
+            'or start a new run with --out DIR',
+          ],
         );
       }
       dir.clear();
@@ -429,7 +572,7 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
     const eligible = phase === 'natural' || (phase === 'certified' && epoch >= fullEpsEpoch(r.epsSchedule));
     const isBest = eligible && metric !== null && (this.best === null || metric < this.best.value);
     const rec: EpochRecord = {
-      epoch,
+      epoch: epoch + 1,
       phase,
       eps: end.eps,
       kappa: end.kappa,
@@ -452,12 +595,12 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
     const extra = { recipe: r, valImages: this.val.n };
     this.dir.writeMetrics(this.history);
     if (isBest) {
-      this.best = { epoch, value: metric! };
+      this.best = { epoch: epoch + 1, value: metric! };
       await this.dir.writeCheckpoint('best', meta, this.params, rec, extra);
     }
     await this.dir.writeCheckpoint('last', meta, this.params, rec, extra);
     this.dir.writeState({
-      epoch,
+      epoch: epoch + 1,
       specHash: meta.specHash,
       params: await paramArrays(this.params),
       adam: await this.adam.exportState(),
@@ -510,7 +653,7 @@ export class TrainSession<P extends ParamSet = ParamSet> implements TrainRun<P> 
 
   private summary(m: EpochRecord): string {
     const parts = [
-      `epoch ${m.epoch + 1}/${this.recipe.epochs}`,
+      `epoch ${m.epoch}/${this.recipe.epochs}`,
       m.phase,
       `loss ${num4(m.loss)}`,
       `ε ${num4(m.eps)}`,

@@ -1,7 +1,8 @@
 /**
  * The files of one training run, and nothing else touches them:
  *
- *   recipe.json          resolved recipe, spec hash, data and command-line record (written once)
+ *   recipe.json          resolved recipe, spec hash, data and the command that started the run
+ *                        (written when the run starts; a resume appends itself to `resumes`)
  *   metrics.jsonl        one JSON object per completed epoch (rewritten whole each epoch)
  *   last.safetensors     parameters after the last completed epoch (PyTorch names and layouts)
  *   last.json            its sidecar: epoch, metrics, spec hash, sha256 of the safetensors file
@@ -11,16 +12,21 @@
  *                        step counts, best-so-far; its `__metadata__` names the epoch
  *   test.json            the final test-set evaluation (written by `vnet train`)
  *
+ * Epochs are counted from 1 everywhere, as the CLI counts them (`epoch 3/20`): the `epoch` of a
+ * metrics line, a sidecar, a checkpoint's metadata, test.json and the state file is the number of
+ * that epoch (the state's is the last completed one, i.e. the number of completed epochs).
+ *
  * Every file is written atomically (io/atomic.ts). At the end of an epoch the files are written
  * in the order metrics, best, last, state: `state.safetensors` is the commit point. A run killed
- * at any moment resumes from the epoch its state file names, re-runs what followed (the same
- * numbers: the run is deterministic) and rewrites the later files.
+ * at any moment resumes after the epoch its state file names, re-runs what followed (the same
+ * numbers: the run is deterministic) and rewrites the later files; a metrics line past that epoch
+ * (the run stopped while saving it) is dropped and recomputed.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { fileError } from '../../base/errors.js';
+import { UserError, fileError } from '../../base/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { readSafetensors, saveParamsAsync, writeSafetensors, type NamedTensor } from '../io/safetensors.js';
 import type { ModuleMeta, ParamSet } from '../module.js';
@@ -28,6 +34,7 @@ import type { AdamSlot } from './adam.js';
 
 /** One line of metrics.jsonl. Error rates are fractions in [0, 1]; null where not measured. */
 export interface EpochRecord {
+  /** The epoch's number, counted from 1. */
   readonly epoch: number;
   /** `clean`: natural loss, ParamRamp as LeakyReLU(η); `certified`: bound-based loss; `natural`: natural recipe. */
   readonly phase: 'clean' | 'certified' | 'natural';
@@ -55,6 +62,7 @@ export interface EpochRecord {
 
 /** The best checkpoint so far. */
 export interface BestSoFar {
+  /** Its epoch's number (from 1). */
   readonly epoch: number;
   /** The selection metric (validation IBP-verified error at the target ε; clean error for natural recipes). */
   readonly value: number;
@@ -62,6 +70,7 @@ export interface BestSoFar {
 
 /** Everything needed to continue a run exactly. */
 export interface ResumeState {
+  /** The last completed epoch (from 1), i.e. the number of completed epochs. */
   readonly epoch: number;
   readonly specHash: string;
   /** Parameters in the runtime's internal layout, by ident. */
@@ -70,7 +79,17 @@ export interface ResumeState {
   readonly best: BestSoFar | null;
 }
 
-const STATE_FORMAT = 'vnet-train-state/1';
+/** /1 counted epochs from 0; /2 from 1. */
+const STATE_FORMAT = 'vnet-train-state/2';
+const OLD_STATE_FORMAT = 'vnet-train-state/1';
+
+/** A state file of an older format (a UserError naming the file; `reason` without the path). */
+export class OldStateError extends UserError {
+  readonly reason = 'was written by an older vnet (it counts epochs from 0)';
+  constructor(path: string) {
+    super(`${path}: was written by an older vnet (it counts epochs from 0)`);
+  }
+}
 
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
@@ -133,6 +152,20 @@ export class RunDir {
 
   writeRecipe(record: unknown): void {
     writeJsonAtomic(this.recipePath, record);
+  }
+
+  /**
+   * The number of epochs recorded for the run (recipe.json's `recipe.epochs`), or undefined when
+   * there is no readable record.
+   */
+  recordedEpochs(): number | undefined {
+    if (!existsSync(this.recipePath)) return undefined;
+    try {
+      const e = (this.readRecipe()['recipe'] as { epochs?: unknown } | undefined)?.epochs;
+      return typeof e === 'number' ? e : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** The recorded recipe.json, parsed (a UserError naming the file if it is not JSON). */
@@ -213,6 +246,7 @@ export class RunDir {
     } catch {
       throw bad('its metadata is not JSON');
     }
+    if (h.format === OLD_STATE_FORMAT) throw new OldStateError(this.statePath);
     if (h.format !== STATE_FORMAT || typeof h.epoch !== 'number' || typeof h.specHash !== 'string')
       throw bad(`missing or unknown header (expected ${STATE_FORMAT})`);
     const steps = (h.adamSteps ?? {}) as Record<string, number>;
