@@ -211,6 +211,16 @@ export interface RunOptions {
   readonly timeoutScale: number;
   readonly counterexamples?: string;
   readonly log: (line: string) => void;
+  /** Instances run at once, each in its own child process (default 1). */
+  readonly workers?: number;
+}
+
+/**
+ * Shard i of n of an instance list: the instances at positions k with k mod n = i (a
+ * deterministic, balanced partition; the shards together hold every instance exactly once).
+ */
+export function shardInstances<T>(instances: readonly T[], shard: { index: number; count: number }): T[] {
+  return instances.filter((_, k) => k % shard.count === shard.index);
 }
 
 /** Runs every instance not yet in `out`; returns all rows (old and new) in CSV order. */
@@ -223,36 +233,45 @@ export async function runInstances(instances: readonly Instance[], o: RunOptions
   if (o.counterexamples) mkdirSync(o.counterexamples, { recursive: true });
   const t0 = Date.now();
   let spent = 0;
-  for (let k = 0; k < todo.length; k++) {
-    const inst = todo[k]!;
-    const limit = inst.timeout * o.timeoutScale;
-    const r = await runChild(inst, limit);
-    spent += r.runTime;
-    const row: ResultRow = {
-      benchmark: inst.benchmark,
-      onnx: inst.onnx,
-      vnnlib: inst.vnnlib,
-      prepTime: r.prepTime,
-      result: r.result,
-      runTime: r.runTime,
-      note: r.note ?? '',
-    };
-    rows.push(row);
-    writeFileAtomic(o.out, rows.map(formatRow).join('\n') + '\n');
-    if (o.counterexamples && r.counterexample)
-      writeFileAtomic(
-        join(o.counterexamples, counterexampleName(inst.onnx, inst.vnnlib)),
-        r.counterexample + '\n',
+  let finished = 0;
+  let next = 0;
+  // up to `workers` children at once; each result is written as it arrives (the file is the
+  // resume state), and the rows come back in CSV order whatever the order of completion
+  const one = async (): Promise<void> => {
+    while (next < todo.length) {
+      const inst = todo[next++]!;
+      const limit = inst.timeout * o.timeoutScale;
+      const r = await runChild(inst, limit);
+      spent += r.runTime;
+      finished++;
+      const row: ResultRow = {
+        benchmark: inst.benchmark,
+        onnx: inst.onnx,
+        vnnlib: inst.vnnlib,
+        prepTime: r.prepTime,
+        result: r.result,
+        runTime: r.runTime,
+        note: r.note ?? '',
+      };
+      rows.push(row);
+      writeFileAtomic(o.out, rows.map(formatRow).join('\n') + '\n');
+      if (o.counterexamples && r.counterexample)
+        writeFileAtomic(
+          join(o.counterexamples, counterexampleName(inst.onnx, inst.vnnlib)),
+          r.counterexample + '\n',
+        );
+      const left = todo.slice(next);
+      const mean = spent / finished;
+      const bound = left.reduce((s, i) => s + i.timeout * o.timeoutScale, 0);
+      const eta = Math.min(bound, (mean * left.length) / workers);
+      o.log(
+        `[${finished}/${todo.length}] ${inst.benchmark} ${basename(inst.onnx)} ${basename(inst.vnnlib)}: ` +
+          `${r.result} in ${r.runTime.toFixed(1)} s${r.note ? ` (${r.note})` : ''} · elapsed ${formatDuration((Date.now() - t0) / 1000)}, ETA ${formatDuration(eta)}`,
       );
-    const left = todo.slice(k + 1);
-    const mean = spent / (k + 1);
-    const bound = left.reduce((s, i) => s + i.timeout * o.timeoutScale, 0);
-    const eta = Math.min(bound, mean * left.length);
-    o.log(
-      `[${k + 1}/${todo.length}] ${inst.benchmark} ${basename(inst.onnx)} ${basename(inst.vnnlib)}: ` +
-        `${r.result} in ${r.runTime.toFixed(1)} s${r.note ? ` (${r.note})` : ''} · elapsed ${formatDuration((Date.now() - t0) / 1000)}, ETA ${formatDuration(eta)}`,
-    );
-  }
+    }
+  };
+  const workers = Math.max(1, Math.min(o.workers ?? 1, todo.length));
+  await Promise.all(Array.from({ length: workers }, one));
   const order = new Map(instances.map((i, n) => [key(i), n]));
   return rows.filter((r) => order.has(key(r))).sort((a, b) => order.get(key(a))! - order.get(key(b))!);
 }

@@ -25,6 +25,7 @@ import {
   readResults,
   renderComparison,
   runInstances,
+  shardInstances,
   summarize,
   type ResultRow,
 } from '../../src/vnncomp/runner.js';
@@ -157,6 +158,42 @@ describe('vnncomp runner', () => {
     const s = summarize(again);
     expect(s).toEqual([expect.objectContaining({ benchmark: 'test', instances: 2, holds: 1, violated: 1 })]);
   }, 60_000);
+
+  it('with 2 workers and over 2 shards gives the rows of one sequential run', async () => {
+    const csv = join(tmp, 'par_instances.csv');
+    for (const f of ['test_sat.onnx', 'test_nano.onnx', 'test_prop.vnnlib', 'test_nano.vnnlib'])
+      copyFileSync(TEST(f), join(tmp, f));
+    const lines = [
+      'test_nano.onnx,test_nano.vnnlib,60',
+      'test_sat.onnx,test_prop.vnnlib,60',
+      'test_nano.onnx,test_nano.vnnlib,30',
+    ];
+    writeFileSync(csv, lines.join('\n') + '\n');
+    const insts = readInstances(csv);
+    const answers = (rs: readonly { onnx: string; vnnlib: string; result: string }[]) =>
+      rs.map((r) => `${r.onnx} ${r.vnnlib} ${r.result}`);
+    const one = await runInstances(insts, { out: join(tmp, 'par1.csv'), timeoutScale: 1, log: () => {} });
+    const two = await runInstances(insts, {
+      out: join(tmp, 'par2.csv'),
+      timeoutScale: 1,
+      log: () => {},
+      workers: 2,
+    });
+    expect(answers(two)).toEqual(answers(one));
+    expect(answers(readResults(join(tmp, 'par2.csv')).sort((a, b) => a.onnx.localeCompare(b.onnx)))).toEqual(
+      answers([...one].sort((a, b) => a.onnx.localeCompare(b.onnx))),
+    );
+    // shards: a partition (each instance exactly once), together the whole run
+    const shards = [0, 1].map((index) => shardInstances(insts, { index, count: 2 }));
+    expect(shards.map((x) => x.length)).toEqual([2, 1]);
+    expect([...shards[0]!, ...shards[1]!].map((i) => i.timeout).sort()).toEqual([30, 60, 60]);
+    const parts = await Promise.all(
+      shards.map((x, i) =>
+        runInstances(x, { out: join(tmp, `shard${i}.csv`), timeoutScale: 1, log: () => {} }),
+      ),
+    );
+    expect(answers(parts.flat()).sort()).toEqual(answers(one).sort());
+  }, 120_000);
 
   it('keeps each instance within its timeout (the child is stopped)', async () => {
     const csv = join(tmp, 'slow_instances.csv');

@@ -18,8 +18,10 @@ import {
   renderHtml,
   renderSummary,
   runInstances,
+  shardInstances,
   summarize,
 } from '../../vnncomp/runner.js';
+import { parseShard, shardFromEnv, WHOLE } from '../../scale/shard.js';
 
 const RUN_FLAGS: readonly OptionSpec[] = [
   { name: 'dir', type: 'string', help: "folder the CSV's paths are relative to (default: the CSV's folder)" },
@@ -33,6 +35,17 @@ const RUN_FLAGS: readonly OptionSpec[] = [
   { name: 'counterexamples', type: 'string', help: 'folder for <onnx>__<vnnlib>.counterexample files' },
   { name: 'report', type: 'string', help: 'write an HTML report' },
   {
+    name: 'workers',
+    type: 'number',
+    help: 'instances run at once, each in its own child process (default 1: instance times stay comparable)',
+    default: 1,
+  },
+  {
+    name: 'shard',
+    type: 'string',
+    help: 'run shard i/n of the instances (k mod n = i); default from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX',
+  },
+  {
     name: 'compare',
     type: 'list',
     help: "other tools' results: consensus.csv and/or tool CSVs (comma-separated)",
@@ -40,7 +53,17 @@ const RUN_FLAGS: readonly OptionSpec[] = [
 ];
 async function runVnncomp(a: ParsedArgs): Promise<number> {
   const dir = flagString(a, 'dir');
-  const instances = a.positionals.flatMap((csv) => readInstances(csv, dir));
+  const all = a.positionals.flatMap((csv) => readInstances(csv, dir));
+  const shardText = flagString(a, 'shard');
+  const shard = shardText !== undefined ? parseShard(shardText) : (shardFromEnv(process.env) ?? WHOLE);
+  const instances = shardInstances(all, shard);
+  if (shard.count > 1)
+    process.stderr.write(
+      `shard ${shard.index}/${shard.count}: ${instances.length} of ${all.length} instances\n`,
+    );
+  const workers = flagNumber(a, 'workers') ?? 1;
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 64))
+    throw new UserError(`--workers must be an integer in 1…64, got ${workers}`);
   const scale = checkScale(flagNumber(a, 'timeout-scale') ?? 1);
   const out = flagString(a, 'out') ?? 'results.csv';
   const tools = (flagList(a, 'compare') ?? []).flatMap((p) => readComparison(p));
@@ -49,6 +72,7 @@ async function runVnncomp(a: ParsedArgs): Promise<number> {
     timeoutScale: scale,
     counterexamples: flagString(a, 'counterexamples'),
     log: (l) => process.stderr.write(l + '\n'),
+    workers,
   });
   const s = summarize(rows);
   console.log(renderSummary(s));
