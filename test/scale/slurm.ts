@@ -5,12 +5,12 @@
  * cgroups are avoided (proctrack/linuxproc, task/none): it runs in an unprivileged container as
  * root. `startSlurm` resolves to the reason when it cannot start, for the test to skip with.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname, availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { run as runChild } from '../child.js';
 
 export interface Slurm {
   /** Environment for sbatch/squeue/sinfo (SLURM_CONF). */
@@ -117,22 +117,22 @@ export async function startSlurm(dir: string): Promise<Slurm | string> {
       }
     }
   };
-  const run = (
+  const run = async (
     what: string,
     cmd: string,
     args: string[],
     pidFile: string,
     log: string,
-  ): string | undefined => {
-    const r = spawnSync(cmd, args, { env, encoding: 'utf8', timeout: 20_000 });
+  ): Promise<string | undefined> => {
+    const r = await runChild(cmd, args, { env, timeoutMs: 20_000 });
     started.push(pidFile);
-    if (r.status !== 0)
-      return `${what} did not start (exit ${r.status}: ${(r.stderr || r.stdout || '').trim().split('\n').slice(-2).join(' | ')}; log: ${tail(log)})`;
+    if (r.code !== 0)
+      return `${what} did not start (exit ${r.code}: ${(r.err || r.out || '').trim().split('\n').slice(-2).join(' | ')}; log: ${tail(log)})`;
     return undefined;
   };
   const mlog = join(dir, 'munge', 'log');
   const why =
-    run(
+    (await run(
       'munged',
       bin['munged']!,
       [
@@ -145,9 +145,9 @@ export async function startSlurm(dir: string): Promise<Slurm | string> {
       ],
       pids.munge,
       mlog,
-    ) ??
-    run('slurmctld', bin['slurmctld']!, ['-f', conf], pids.ctld, join(dir, 'log', 'slurmctld.log')) ??
-    run('slurmd', bin['slurmd']!, ['-f', conf], pids.d, join(dir, 'log', 'slurmd.log'));
+    )) ??
+    (await run('slurmctld', bin['slurmctld']!, ['-f', conf], pids.ctld, join(dir, 'log', 'slurmctld.log'))) ??
+    (await run('slurmd', bin['slurmd']!, ['-f', conf], pids.d, join(dir, 'log', 'slurmd.log')));
   if (why) {
     await stop();
     return why;
@@ -156,11 +156,8 @@ export async function startSlurm(dir: string): Promise<Slurm | string> {
   for (let i = 0; i < 60; i++) {
     let state = '';
     try {
-      state = execFileSync(bin['sinfo']!, ['-h', '-o', '%T'], {
-        env,
-        encoding: 'utf8',
-        timeout: 10_000,
-      }).trim();
+      const r = await runChild(bin['sinfo']!, ['-h', '-o', '%T'], { env, timeoutMs: 10_000 });
+      if (r.code === 0) state = r.out.trim(); // else slurmctld is not answering yet
     } catch {
       // slurmctld not answering yet
     }
