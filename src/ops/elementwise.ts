@@ -14,7 +14,7 @@ import { argSpec } from '../semantics/args.js';
 import { anyNumber, describeExpr, type Reader } from '../semantics/values.js';
 import { channelVector, formatShape, numText } from './common.js';
 import { windowCfg } from './conv2d.js';
-import type { LayerInput, OpEmit, RefOp } from './op.js';
+import type { LayerInput, OpDef, OpEmit, RefOp } from './op.js';
 
 export type ConstKind = 'add' | 'sub' | 'mul' | 'div';
 
@@ -144,3 +144,30 @@ export const constEmit: OpEmit = {
   lbp: (e) => `rt.lbpChannel(${e.inputs[0]}, rt.constAffine(${e.cfg}), ${e.cfg}.conv)`,
   back: (e, f) => [`rt.backChannel(${f}, rt.constAffine(${e.cfg}), ${e.cfg}.conv)`],
 };
+
+/**
+ * The whole OpDef of `sub`, `mul` or `div` by a constant (one rule each, no parameters):
+ * everything but the name, the example and the doc line is shared.
+ */
+export function constOpDef(kind: Exclude<ConstKind, 'add'>, example: string, doc: string): OpDef {
+  return {
+    kind,
+    rules: [
+      {
+        name: kind,
+        kind,
+        args: [constantArg(kind, false)],
+        arity: 1,
+        example,
+        doc,
+        infer: (a, [input], at, bag) => constOp(kind, a.values.get('value') as number[], input!, at, bag),
+        params: () => [],
+      },
+    ],
+    text: (op) => ({ name: kind, args: [constText(op)] }),
+    describe: constDescribe,
+    config: constConfig,
+    ref: constRef,
+    emit: constEmit,
+  };
+}
