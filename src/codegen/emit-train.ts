@@ -95,6 +95,12 @@ export function schedule(epoch: number, step: number, stepsPerEpoch: number, r: 
   };
 }`;
 
+/** The bound options of a certified step: CROWN-IBP adds its lines and lowerOnly; `extra` ends the object. */
+function boundOptionsLine(t: TrainRecipe, extra: string): string {
+  const crown = t.method === 'crown-ibp' ? `, lines: ${codeString(t.lines)}, lowerOnly: true` : '';
+  return `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed${crown}${extra} };`;
+}
+
 /** The loss function, written out for the spec's method. */
 function lossFunction(m: TrainedIR, hasRamp: boolean): string {
   // BatchNorm trains on batch statistics (and updates its running statistics once per step)
@@ -131,9 +137,7 @@ function lossFunction(m: TrainedIR, hasRamp: boolean): string {
     `    return rt.naturalLoss(forward(p, x, ${cleanOpts}), y);`,
     '  }',
     '  const box = rt.inputBox(x, st.eps, meta.inputCfg);',
-    crown
-      ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed, lines: ${codeString(m.train.lines)}, lowerOnly: true${bn} };`
-      : `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed${bn} };`,
+    boundOptionsLine(m.train, bn),
   ];
   if (crown) {
     lines.push(
@@ -197,11 +201,7 @@ function newerLoss(
   if (regs)
     out.push(`  const regs = ${lit(regs)};`, '  const wReg = rt.warmupWeight(regs, st.eps, st.trainEps);');
   const inter = regs ? ', intermediate: wReg > 0' : '';
-  out.push(
-    crown
-      ? `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed, lines: ${codeString(t.lines)}, lowerOnly: true${bn}${inter} };`
-      : `  const o: rt.BoundOptions = { labels: y, eta: st.eta, rNoise: st.rNoise, noiseSeed: st.noiseSeed${bn}${inter} };`,
-  );
+  out.push(boundOptionsLine(t, bn + inter));
   if (crown)
     out.push(
       '  const b = st.beta >= rt.CROWN_BETA_MIN ? crownIbp(p, box, o) : ibp(p, box, o);',
